@@ -1,0 +1,91 @@
+'use strict';
+// Demo app for cdktf-distributed-web-stack. Configuration comes from the environment that
+// AppServerPair sets: PORT, SERVER_NAME, DB_WRITE_HOST, DB_READ_HOST, DB_PORT, DB_NAME,
+// DB_USER, DB_PASSWORD_FILE.
+const http = require('node:http');
+const fs = require('node:fs');
+const os = require('node:os');
+const mysql = require('mysql2/promise');
+
+const env = process.env;
+const port = Number(env.PORT || 3000);
+const serverName = env.SERVER_NAME || os.hostname();
+const version = env.APP_VERSION || '1';
+
+function pool(host) {
+  if (!host) return undefined;
+  return mysql.createPool({
+    host,
+    port: Number(env.DB_PORT || 3306),
+    user: env.DB_USER,
+    password: env.DB_PASSWORD_FILE ? fs.readFileSync(env.DB_PASSWORD_FILE, 'utf8').trim() : env.DB_PASSWORD,
+    database: env.DB_NAME,
+    connectionLimit: 5,
+    connectTimeout: 5000,
+  });
+}
+const writer = pool(env.DB_WRITE_HOST);
+const reader = pool(env.DB_READ_HOST);
+
+let schemaReady;
+function ensureSchema() {
+  schemaReady ??= writer
+    .query('CREATE TABLE IF NOT EXISTS visits (id BIGINT AUTO_INCREMENT PRIMARY KEY, server VARCHAR(64) NOT NULL, created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6))')
+    .catch((e) => {
+      schemaReady = undefined;
+      throw e;
+    });
+  return schemaReady;
+}
+
+function send(res, status, body) {
+  const text = typeof body === 'string' ? body : JSON.stringify(body) + '\n';
+  res.writeHead(status, {
+    'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
+    'x-app-server': serverName,
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+async function readVisit(id) {
+  const [rows] = await reader.query('SELECT id, server FROM visits WHERE id = ?', [id]);
+  return rows[0];
+}
+
+async function route(req, res) {
+  const url = new URL(req.url, 'http://localhost');
+  if (url.pathname === '/healthz') return send(res, 200, 'ok\n');
+  if (url.pathname === '/' && req.method === 'GET') {
+    return send(res, 200, { server: serverName, hostname: os.hostname(), version });
+  }
+  if (!writer || !reader) return send(res, 503, { error: 'no database configured' });
+  // Writes one row on the primary, then reads it back through the replica (waits up to 1 s).
+  if (url.pathname === '/visits' && req.method === 'POST') {
+    await ensureSchema();
+    const [result] = await writer.query('INSERT INTO visits (server) VALUES (?)', [serverName]);
+    const id = result.insertId;
+    const started = Date.now();
+    let row;
+    while (!(row = await readVisit(id)) && Date.now() - started < 1000) await new Promise((r) => setTimeout(r, 20));
+    return send(res, row ? 201 : 504, { id, server: serverName, replicatedWithinMs: row ? Date.now() - started : null });
+  }
+  const match = /^\/visits\/(\d+)$/.exec(url.pathname);
+  if (match && req.method === 'GET') {
+    const row = await readVisit(Number(match[1]));
+    return row ? send(res, 200, { ...row, readFrom: env.DB_READ_HOST }) : send(res, 404, { error: 'not found on the replica' });
+  }
+  return send(res, 404, { error: 'not found' });
+}
+
+const server = http.createServer((req, res) => {
+  route(req, res).catch((e) => send(res, 500, { error: e.code || e.message }));
+});
+server.keepAliveTimeout = 75_000; // longer than Nginx's, so Nginx closes first
+server.listen(port, () => console.log(`${serverName} listening on :${port}`));
+
+// Finish in-flight requests on SIGTERM (docker stop), then close the pools.
+process.on('SIGTERM', () => {
+  server.close(() => Promise.allSettled([writer?.end(), reader?.end()]).then(() => process.exit(0)));
+  setTimeout(() => process.exit(0), 10_000).unref();
+});

@@ -1,0 +1,43 @@
+// The seed's architecture as a cdktf app: `npx cdktf synth` / `npx cdktf deploy` at the repo root.
+//
+// Environment (all optional), for hosts without Docker Hub, e.g. a private registry mirror:
+//   DWS_IMAGES_JSON   a JSON file {"haproxy","nginx","node","mysql","mariadb"} of image names
+//   DWS_DB_ENGINE     "mysql" (default) or "mariadb"
+//   DWS_PUBLISH_PORT  host port on 127.0.0.1 (default 8080)
+//   DWS_NAME_PREFIX   container name prefix (default "basic")
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App, TerraformStack } from 'cdktf';
+import { Construct } from 'constructs';
+import { DistributedWebStack } from '../../src';
+
+interface ImageOverrides {
+  haproxy?: string;
+  nginx?: string;
+  node?: string;
+  mysql?: string;
+  mariadb?: string;
+}
+
+class BasicStack extends TerraformStack {
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    const images: ImageOverrides = process.env.DWS_IMAGES_JSON ? JSON.parse(readFileSync(process.env.DWS_IMAGES_JSON, 'utf8')) : {};
+    const engine = process.env.DWS_DB_ENGINE === 'mariadb' ? 'mariadb' : 'mysql';
+
+    new DistributedWebStack(this, 'web', {
+      namePrefix: process.env.DWS_NAME_PREFIX ?? 'basic',
+      codebase: {
+        directory: join(__dirname, '..', 'app'),
+        buildArgs: images.node ? { BASE_IMAGE: images.node } : {},
+      },
+      images: { haproxy: images.haproxy, nginx: images.nginx, database: images[engine] },
+      loadBalancer: { publish: { address: '127.0.0.1', port: Number(process.env.DWS_PUBLISH_PORT ?? 8080) } },
+      database: { engine },
+    });
+  }
+}
+
+const app = new App();
+new BasicStack(app, 'basic');
+app.synth();

@@ -1,0 +1,254 @@
+import { resolve } from 'node:path';
+import { container, image, network } from '@cdktf/provider-docker';
+import { Lazy } from 'cdktf';
+import { Construct } from 'constructs';
+import { z } from 'zod';
+import { renderNginxConfig } from './config/nginx';
+import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, healthcheck, shortHash } from './docker';
+import { ValidationError } from './errors';
+import { DEFAULT_IMAGES, hashDirectory, isDirectory, registryImage } from './images';
+import { ILoadBalancerTarget, LoadBalancerServer } from './load-balancer';
+import { IDatabaseConnection } from './mysql-primary-replica';
+import { dockerName, imageRef, intBetween, parseProps } from './validation';
+
+/** The application's code: an image, or a directory with a Dockerfile built on the Docker host. */
+export type Codebase =
+  | {
+      /** An image that runs the app, e.g. "registry.example.com/shop:1.4.2". */
+      readonly image: string;
+      /** Directory in the image whose files Nginx serves; false for none. @default "/app/public" */
+      readonly staticPath?: string | false;
+    }
+  | {
+      /** A directory with a Dockerfile; its content hash tags the image, so a change rebuilds. */
+      readonly directory: string;
+      /** @default "Dockerfile" */
+      readonly dockerfile?: string;
+      /** @default none */
+      readonly buildArgs?: Record<string, string>;
+      /** @default "/app/public" */
+      readonly staticPath?: string | false;
+    };
+
+export interface AppServerPairProps {
+  readonly codebase: Codebase;
+  /** The network where the load balancer reaches Nginx and Nginx reaches the app. */
+  readonly network: network.Network;
+  /** The database the app uses; the app containers join its network. @default none */
+  readonly database?: IDatabaseConnection;
+  /** Port the app listens on inside its container (given to it as PORT). @default 3000 */
+  readonly appPort?: number;
+  /** Path Nginx's healthcheck requests (it goes through to the app). @default "/healthz" */
+  readonly healthCheckPath?: string;
+  /** Extra environment for the app; more with addEnvironment(). @default none */
+  readonly environment?: Record<string, string>;
+  /** Docker healthcheck for the app container (test command). @default none: Nginx's check covers it */
+  readonly appHealthCheck?: string[];
+  /** @default "nginx:1.27" */
+  readonly nginxImage?: string;
+  /** @default "10m" */
+  readonly clientMaxBodySize?: string;
+  /** @default 60 */
+  readonly proxyReadTimeoutSeconds?: number;
+  /** Container names start with this. @default the stack's id */
+  readonly namePrefix?: string;
+}
+
+const staticPath = z
+  .union([z.literal(false), z.string().regex(/^\/[A-Za-z0-9._\/-]*$/, { error: 'must be an absolute path in the image, or false' })], {
+    error: 'must be an absolute path in the image, or false',
+  })
+  .default('/app/public');
+const codebaseSchema = z.union(
+  [
+    z.strictObject({ image: imageRef, staticPath }),
+    z.strictObject({
+      directory: z.string().refine(isDirectory, { error: 'must be an existing directory' }),
+      dockerfile: z.string().regex(/^[A-Za-z0-9._\/-]+$/, { error: 'must be a file name in the directory' }).default('Dockerfile'),
+      buildArgs: z.record(z.string(), z.string()).default({}),
+      staticPath,
+    }),
+  ],
+  { error: 'must be { image: "..." } or { directory: "..." }' },
+);
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const schema = z.strictObject({
+  codebase: codebaseSchema,
+  network: z.any().refine((n) => n !== undefined && n !== null, { error: 'is required: the docker network the load balancer reaches' }),
+  database: z.any().optional(),
+  appPort: intBetween(1, 65535).default(3000),
+  healthCheckPath: z.string().regex(/^\/[A-Za-z0-9._~\/?=&-]*$/, { error: 'must be a URL path starting with "/"' }).default('/healthz'),
+  environment: z.record(z.string().regex(ENV_NAME, { error: 'keys must be environment variable names' }), z.string()).default({}),
+  appHealthCheck: z.array(z.string()).min(1, { error: 'must be a Docker healthcheck test such as ["CMD", "curl", "-f", "http://127.0.0.1:3000/"]' }).optional(),
+  nginxImage: imageRef.default(DEFAULT_IMAGES.nginx),
+  clientMaxBodySize: z.string().regex(/^\d+[kKmMgG]?$/, { error: 'must be a size such as "10m"' }).default('10m'),
+  proxyReadTimeoutSeconds: intBetween(1, 3600).default(60),
+  namePrefix: dockerName.optional(),
+});
+
+const NGINX_CONFIG = '/etc/nginx/nginx.conf';
+const STATIC_ROOT = '/srv/static';
+const DB_PASSWORD_FILE = '/run/secrets/db-password';
+
+/** One server of the pair: Nginx in front of the app. */
+export interface AppServer {
+  readonly name: string;
+  /** Nginx's Docker DNS name: what the load balancer connects to. */
+  readonly host: string;
+  readonly nginx: container.Container;
+  readonly app: container.Container;
+}
+
+/**
+ * Two application servers, active-active. Each is an Nginx container (static files, reverse
+ * proxy) in front of an app container running the codebase.
+ */
+export class AppServerPair extends Construct implements ILoadBalancerTarget {
+  readonly servers: readonly [AppServer, AppServer];
+  /** The app's image (built from the directory, or pulled). */
+  readonly appImage: image.Image;
+  /** Nginx's image: the Nginx image plus the static files, or the plain Nginx image. */
+  readonly nginxImage: image.Image;
+  private readonly environment = new Map<string, string>();
+
+  constructor(scope: Construct, id: string, props: AppServerPairProps) {
+    const path = `${scope.node.path ? `${scope.node.path}/` : ''}${id}`;
+    const p = parseProps(schema, props, path);
+    const reserved = Object.keys(p.environment).find((k) => RESERVED_ENV.has(k));
+    if (reserved) {
+      throw new ValidationError(path, `environment.${reserved}`, `is set by the library (reserved: ${[...RESERVED_ENV].join(', ')})`);
+    }
+    super(scope, id);
+    ensureDockerProvider(this);
+    const prefix = p.namePrefix ?? defaultNamePrefix(this);
+    const db = p.database as IDatabaseConnection | undefined;
+    for (const [k, v] of Object.entries(p.environment)) this.environment.set(k, v);
+
+    const codebase = p.codebase;
+    let codebaseKey: string;
+    if ('directory' in codebase) {
+      const dir = resolve(codebase.directory);
+      const hash = hashDirectory(dir);
+      codebaseKey = hash;
+      this.appImage = new image.Image(this, 'AppImage', {
+        name: `${prefix}-app:${hash}`,
+        // Paths in cdk.tf.json are relative to cdktf.out/stacks/<stack>: always absolute here.
+        buildAttribute: { context: dir, dockerfile: codebase.dockerfile, buildArgs: codebase.buildArgs },
+        triggers: { source_sha: hash },
+      });
+    } else {
+      codebaseKey = codebase.image;
+      this.appImage = registryImage(this, 'AppImage', codebase.image);
+    }
+
+    const nginxBase = registryImage(this, 'NginxBaseImage', p.nginxImage);
+    if (codebase.staticPath) {
+      const context = resolve(__dirname, '..', 'assets', 'static-site');
+      this.nginxImage = new image.Image(this, 'NginxImage', {
+        name: `${prefix}-static:${shortHash(p.nginxImage, codebaseKey, codebase.staticPath)}`,
+        buildAttribute: {
+          context,
+          buildArgs: { CODEBASE_IMAGE: this.appImage.name, NGINX_IMAGE: nginxBase.name, STATIC_PATH: codebase.staticPath },
+        },
+        triggers: { codebase: this.appImage.imageId, nginx: nginxBase.imageId },
+      });
+    } else {
+      this.nginxImage = nginxBase;
+    }
+
+    const nginxHc = healthcheck({
+      test: ['CMD', 'curl', '-fsS', '-o', '/dev/null', '--max-time', '2', `http://127.0.0.1${p.healthCheckPath}`],
+      intervalSeconds: 2,
+      timeoutSeconds: 3,
+      startPeriodSeconds: 60,
+      retries: 3,
+    });
+    const appHc = p.appHealthCheck
+      ? healthcheck({ test: p.appHealthCheck, intervalSeconds: 2, timeoutSeconds: 3, startPeriodSeconds: 60, retries: 3 })
+      : undefined;
+    const appNetworks = [p.network as network.Network, ...(db ? [db.network] : [])];
+
+    const makeServer = (index: 1 | 2): AppServer => {
+      const name = `server-${index}`;
+      const appHost = `${prefix}-${name}-app`;
+      const nginxHost = `${prefix}-${name}-nginx`;
+      const fixedEnv: Record<string, string> = {
+        PORT: String(p.appPort),
+        SERVER_NAME: name,
+        ...(db
+          ? {
+              DB_WRITE_HOST: db.writerHost,
+              DB_READ_HOST: db.readerHost,
+              DB_PORT: String(db.port),
+              DB_NAME: db.databaseName,
+              DB_USER: db.user,
+              DB_PASSWORD_FILE,
+            }
+          : {}),
+      };
+      const app = new container.Container(this, `Server${index}App`, {
+        name: appHost,
+        image: this.appImage.imageId,
+        env: Lazy.listValue({
+          produce: () => Object.entries({ ...Object.fromEntries(this.environment), ...fixedEnv }).map(([k, v]) => `${k}=${v}`).sort(),
+        }),
+        upload: db ? [{ file: DB_PASSWORD_FILE, content: db.password, permissions: '0444' }] : undefined,
+        networksAdvanced: appNetworks.map((n) => ({ name: n.name, aliases: [appHost] })),
+        restart: 'unless-stopped',
+        destroyGraceSeconds: 30,
+        healthcheck: appHc?.healthcheck,
+        labels: [...(appHc ? [appHc.label] : []), { label: 'dws.role', value: 'app' }],
+        wait: appHc !== undefined,
+        waitTimeout: 120,
+      });
+      const nginxConfig = renderNginxConfig({
+        listenPort: 80,
+        staticRoot: codebase.staticPath ? STATIC_ROOT : undefined,
+        appHost,
+        appPort: p.appPort,
+        resolver: DOCKER_DNS,
+        clientMaxBodySize: p.clientMaxBodySize,
+        proxyReadTimeoutSeconds: p.proxyReadTimeoutSeconds,
+      });
+      const nginx = new container.Container(this, `Server${index}Nginx`, {
+        name: nginxHost,
+        image: this.nginxImage.imageId,
+        entrypoint: ['nginx', '-g', 'daemon off;', '-c', NGINX_CONFIG],
+        upload: [{ file: NGINX_CONFIG, content: nginxConfig }],
+        networksAdvanced: [{ name: (p.network as network.Network).name, aliases: [nginxHost] }],
+        restart: 'unless-stopped',
+        stopSignal: 'SIGQUIT', // graceful: in-flight requests finish
+        destroyGraceSeconds: 30,
+        healthcheck: nginxHc.healthcheck,
+        labels: [nginxHc.label, { label: 'dws.role', value: 'web' }],
+        wait: true,
+        waitTimeout: 180,
+        dependsOn: [app],
+      });
+      return { name, host: nginxHost, nginx, app };
+    };
+    this.servers = [makeServer(1), makeServer(2)];
+  }
+
+  /** Sets an environment variable on both app containers. Throws if it is already set. */
+  addEnvironment(name: string, value: string): void {
+    if (!ENV_NAME.test(name)) {
+      throw new ValidationError(this.node.path, 'environment name', `must be an environment variable name such as "LOG_LEVEL" (got ${JSON.stringify(name)})`);
+    }
+    if (RESERVED_ENV.has(name)) {
+      throw new ValidationError(this.node.path, `environment.${name}`, `is set by the library (reserved: ${[...RESERVED_ENV].join(', ')})`);
+    }
+    if (this.environment.has(name)) {
+      throw new ValidationError(this.node.path, `environment.${name}`, `is already set (got it twice)`);
+    }
+    this.environment.set(name, value);
+  }
+
+  /** The Nginx containers, by Docker DNS name, for a load balancer's backend. */
+  loadBalancerServers(): LoadBalancerServer[] {
+    return this.servers.map((s) => ({ name: s.host, host: s.host, port: 80 }));
+  }
+}
+
+const RESERVED_ENV = new Set(['PORT', 'SERVER_NAME', 'DB_WRITE_HOST', 'DB_READ_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER', 'DB_PASSWORD_FILE']);

@@ -1,0 +1,184 @@
+export type DatabaseEngine = 'mysql' | 'mariadb';
+export type DatabaseRole = 'primary' | 'replica';
+
+/** Where the library puts its files inside a database container. */
+export const DB_PATHS = {
+  config: '/etc/dws/my.cnf',
+  entrypoint: '/usr/local/bin/dws-db-entrypoint',
+  secrets: '/etc/dws/secrets',
+  dataDir: '/var/lib/mysql',
+  socket: '/var/run/mysqld/mysqld.sock',
+} as const;
+
+/** The secret files the entrypoint reads (one password each, letters and digits only). */
+export const DB_SECRET_FILES = {
+  root: 'root-password',
+  replication: 'replication-password',
+  app: 'app-password',
+} as const;
+
+export interface MyCnfModel {
+  readonly engine: DatabaseEngine;
+  readonly role: DatabaseRole;
+  readonly serverId: number;
+  readonly port: number;
+  /** Extra `[mysqld]` settings, rendered last so they win. */
+  readonly extraSettings?: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** Renders the server's whole option file (started with --defaults-file, so nothing else is read). */
+export function renderMyCnf(m: MyCnfModel): string {
+  const replica = m.role === 'replica';
+  const settings: [string, string | number][] = [
+    ['server_id', m.serverId],
+    ['port', m.port],
+    ['bind_address', '0.0.0.0'],
+    ['datadir', DB_PATHS.dataDir],
+    ['socket', DB_PATHS.socket],
+    ['pid_file', '/var/run/mysqld/mysqld.pid'],
+    ['skip_name_resolve', 'ON'],
+    ['character_set_server', 'utf8mb4'],
+    // Durability: every commit is on disk, in the binary log, before it is acknowledged.
+    ['log_bin', 'binlog'],
+    ['sync_binlog', 1],
+    ['innodb_flush_log_at_trx_commit', 1],
+  ];
+  if (m.engine === 'mysql') {
+    // MySQL 8.4+: ROW is the default and binlog_format is deprecated, so it is not set.
+    settings.push(['gtid_mode', 'ON'], ['enforce_gtid_consistency', 'ON'], ['log_replica_updates', 'ON']);
+    if (replica) settings.push(['read_only', 'ON'], ['super_read_only', 'ON']);
+  } else {
+    // MariaDB: GTIDs are always on; its defaults are not durable (sync_binlog=0, MIXED).
+    settings.push(['binlog_format', 'ROW'], ['gtid_strict_mode', 'ON'], ['log_slave_updates', 'ON'], ['gtid_domain_id', 0]);
+    // MariaDB has no super_read_only; read_only stops every user without READ ONLY ADMIN.
+    if (replica) settings.push(['read_only', 'ON']);
+  }
+  if (replica) settings.push(['relay_log', 'relay-bin'], ['relay_log_recovery', 'ON']);
+  for (const [k, v] of Object.entries(m.extraSettings ?? {})) {
+    settings.push([k, typeof v === 'boolean' ? (v ? 'ON' : 'OFF') : v]);
+  }
+  // [mysqld] is read by both servers (MariaDB reads it as well as [mariadbd]).
+  return [`# Rendered by cdktf-distributed-web-stack (${m.engine} ${m.role}).`, '[mysqld]', ...settings.map(([k, v]) => `${k} = ${v}`), ''].join('\n');
+}
+
+export interface DbEntrypointModel {
+  readonly engine: DatabaseEngine;
+  readonly role: DatabaseRole;
+  readonly port: number;
+  readonly databaseName: string;
+  readonly appUser: string;
+  readonly replicationUser: string;
+  /** The primary's Docker DNS name (used by the replica). */
+  readonly primaryHost: string;
+}
+
+const BINARIES = {
+  mysql: { server: 'mysqld', client: 'mysql', admin: 'mysqladmin' },
+  mariadb: { server: 'mariadbd', client: 'mariadb', admin: 'mariadb-admin' },
+} as const;
+
+/**
+ * Renders the SQL run once, on first start, against a private socket with networking off.
+ * Passwords are shell variables filled from the secret files by the entrypoint.
+ */
+export function renderBootstrapSql(m: DbEntrypointModel): string {
+  // The root password is local to each node: never written to the binary log.
+  const rootSql = [
+    'SET sql_log_bin = 0;',
+    `ALTER USER 'root'@'localhost' IDENTIFIED BY '\${ROOT_PASSWORD}';`,
+    "DROP USER IF EXISTS 'root'@'%';",
+    // mariadb-install-db also creates anonymous users and root@127.0.0.1/::1/<hostname>.
+    ...(m.engine === 'mariadb' ? ["DELETE FROM mysql.global_priv WHERE User = '' OR (User = 'root' AND Host <> 'localhost');", 'FLUSH PRIVILEGES;'] : []),
+    'SET sql_log_bin = 1;',
+  ];
+  if (m.role === 'primary') {
+    // Logged on purpose: the replica starts from an empty GTID set and replays these.
+    return [
+      `CREATE DATABASE IF NOT EXISTS \`${m.databaseName}\` CHARACTER SET utf8mb4;`,
+      `CREATE USER IF NOT EXISTS '${m.appUser}'@'%' IDENTIFIED BY '\${APP_PASSWORD}';`,
+      `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES, CREATE TEMPORARY TABLES, LOCK TABLES ON \`${m.databaseName}\`.* TO '${m.appUser}'@'%';`,
+      `CREATE USER IF NOT EXISTS '${m.replicationUser}'@'%' IDENTIFIED BY '\${REPLICATION_PASSWORD}';`,
+      `GRANT REPLICATION SLAVE ON *.* TO '${m.replicationUser}'@'%';`,
+      ...rootSql,
+    ].join('\n');
+  }
+  const source =
+    m.engine === 'mysql'
+      ? `CHANGE REPLICATION SOURCE TO SOURCE_HOST='${m.primaryHost}', SOURCE_PORT=${m.port}, SOURCE_USER='${m.replicationUser}', SOURCE_PASSWORD='\${REPLICATION_PASSWORD}', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, SOURCE_CONNECT_RETRY=2, SOURCE_RETRY_COUNT=86400;`
+      : `CHANGE MASTER TO MASTER_HOST='${m.primaryHost}', MASTER_PORT=${m.port}, MASTER_USER='${m.replicationUser}', MASTER_PASSWORD='\${REPLICATION_PASSWORD}', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=2;`;
+  // Replication starts when the real server starts (no skip-replica-start there).
+  return [...rootSql, source].join('\n');
+}
+
+/**
+ * Renders the container's entrypoint: initialize an empty data directory, run the bootstrap
+ * SQL once on a private socket, then exec the server. It relies on no image entrypoint, only
+ * on the server binaries and the `mysql` user that both official and Debian images have.
+ */
+export function renderDbEntrypoint(m: DbEntrypointModel): string {
+  const bin = BINARIES[m.engine];
+  const init =
+    m.engine === 'mysql'
+      ? `${bin.server} --defaults-file="$CNF" --initialize-insecure --user=mysql --read-only=OFF --super-read-only=OFF`
+      : `mariadb-install-db --defaults-file="$CNF" --user=mysql --auth-root-authentication-method=normal --skip-test-db >/dev/null`;
+  const skipReplica = m.engine === 'mysql' ? '--skip-replica-start --super-read-only=OFF' : '--skip-slave-start';
+  return `#!/bin/bash
+# Rendered by cdktf-distributed-web-stack (${m.engine} ${m.role}).
+set -euo pipefail
+CNF=${DB_PATHS.config}
+DATADIR=${DB_PATHS.dataDir}
+SECRETS=${DB_PATHS.secrets}
+BOOT_SOCKET=/tmp/dws-bootstrap.sock
+
+secret() {
+  local value
+  value=$(cat "$SECRETS/$1")
+  if [[ ! $value =~ ^[A-Za-z0-9]+$ ]]; then
+    echo "dws: $SECRETS/$1 must hold letters and digits only" >&2
+    exit 1
+  fi
+  printf '%s' "$value"
+}
+
+mkdir -p /var/run/mysqld
+chown mysql:mysql /var/run/mysqld "$DATADIR"
+
+if [ ! -d "$DATADIR/mysql" ]; then
+  echo "dws: initializing $DATADIR"
+  ${init}
+fi
+
+if [ ! -f "$DATADIR/dws-bootstrap.done" ]; then
+  echo "dws: bootstrapping the ${m.role}"
+  ROOT_PASSWORD=$(secret ${DB_SECRET_FILES.root})
+  REPLICATION_PASSWORD=$(secret ${DB_SECRET_FILES.replication})
+  ${m.role === 'primary' ? `APP_PASSWORD=$(secret ${DB_SECRET_FILES.app})` : ''}
+  ${bin.server} --defaults-file="$CNF" --user=mysql --skip-networking --socket="$BOOT_SOCKET" --read-only=OFF ${skipReplica} &
+  pid=$!
+  for _ in $(seq 1 240); do
+    ${bin.admin} --socket="$BOOT_SOCKET" --user=root --password="$ROOT_PASSWORD" ping >/dev/null 2>&1 && break
+    ${bin.admin} --socket="$BOOT_SOCKET" --user=root ping >/dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || { echo "dws: server exited during bootstrap" >&2; exit 1; }
+    sleep 0.5
+  done
+  # A rerun after a crash finds the root password already set.
+  login=(--socket="$BOOT_SOCKET" --user=root)
+  ${bin.client} "\${login[@]}" -e 'SELECT 1' >/dev/null 2>&1 || login+=(--password="$ROOT_PASSWORD")
+  ${bin.client} "\${login[@]}" <<SQL
+${renderBootstrapSql(m).replace(/`/g, '\\`')}
+SQL
+  ${bin.admin} "\${login[@]}" --password="$ROOT_PASSWORD" shutdown
+  wait "$pid" || true
+  touch "$DATADIR/dws-bootstrap.done"
+  chown mysql:mysql "$DATADIR/dws-bootstrap.done"
+  echo "dws: bootstrap done"
+fi
+
+exec ${bin.server} --defaults-file="$CNF" --user=mysql
+`;
+}
+
+/** The container healthcheck: the server answers on TCP (off during bootstrap). */
+export function dbHealthcheckCommand(engine: DatabaseEngine, port: number): string[] {
+  return ['CMD', BINARIES[engine].admin, '--protocol=tcp', '--host=127.0.0.1', `--port=${port}`, '--connect-timeout=2', 'ping'];
+}

@@ -1,0 +1,102 @@
+import { network } from '@cdktf/provider-docker';
+import { TerraformOutput } from 'cdktf';
+import { Construct } from 'constructs';
+import { z } from 'zod';
+import { AppServerPair, AppServerPairProps, Codebase } from './app-server-pair';
+import { defaultNamePrefix, ensureDockerProvider } from './docker';
+import { LoadBalancer, LoadBalancerProps } from './load-balancer';
+import { MySqlPrimaryReplica, MySqlPrimaryReplicaProps } from './mysql-primary-replica';
+import { dockerName, imageRef, parseProps } from './validation';
+
+/** Images for every component; each defaults to a pinned official image. */
+export interface StackImages {
+  /** @default "haproxy:3.0" */
+  readonly haproxy?: string;
+  /** @default "nginx:1.27" */
+  readonly nginx?: string;
+  /** The database image, for the chosen engine. @default "mysql:8.4" or "mariadb:11.4" */
+  readonly database?: string;
+}
+
+export interface DistributedWebStackProps {
+  /** The application's code (image or directory). */
+  readonly codebase: Codebase;
+  /** Container, network and volume names start with this. @default the stack's id */
+  readonly namePrefix?: string;
+  readonly images?: StackImages;
+  /** Load balancer settings (networks, targets and image are set by the stack). */
+  readonly loadBalancer?: Omit<LoadBalancerProps, 'networks' | 'targets' | 'image' | 'namePrefix'>;
+  /** App server settings (codebase, networks, database and image are set by the stack). */
+  readonly appServers?: Omit<AppServerPairProps, 'codebase' | 'network' | 'database' | 'nginxImage' | 'namePrefix'>;
+  /** Database settings (network and image are set by the stack). */
+  readonly database?: Omit<MySqlPrimaryReplicaProps, 'network' | 'image' | 'namePrefix'>;
+}
+
+const schema = z.strictObject({
+  codebase: z.any(),
+  namePrefix: dockerName.optional(),
+  images: z.strictObject({ haproxy: imageRef.optional(), nginx: imageRef.optional(), database: imageRef.optional() }).default({}),
+  loadBalancer: z.any().optional(),
+  appServers: z.any().optional(),
+  database: z.any().optional(),
+});
+
+/**
+ * The whole redundant web stack: an HAProxy load balancer, two Nginx + app servers and a MySQL
+ * primary and replica, one Docker network per tier. Only the load balancer publishes a port.
+ */
+export class DistributedWebStack extends Construct {
+  /** Clients and the load balancer. */
+  readonly edgeNetwork: network.Network;
+  /** Load balancer, Nginx and apps. */
+  readonly appNetwork: network.Network;
+  /** Apps and databases; internal (no route out of the host). */
+  readonly dataNetwork: network.Network;
+  readonly loadBalancer: LoadBalancer;
+  readonly appServers: AppServerPair;
+  readonly database: MySqlPrimaryReplica;
+  readonly urlOutput: TerraformOutput;
+
+  constructor(scope: Construct, id: string, props: DistributedWebStackProps) {
+    const path = `${scope.node.path ? `${scope.node.path}/` : ''}${id}`;
+    const p = parseProps(schema, props, path);
+    super(scope, id);
+    try {
+      ensureDockerProvider(this);
+      const prefix = p.namePrefix ?? defaultNamePrefix(this);
+      const net = (nid: string, suffix: string, internal: boolean) =>
+        new network.Network(this, nid, { name: `${prefix}-${suffix}`, driver: 'bridge', internal, labels: [{ label: 'dws.tier', value: suffix }] });
+      this.edgeNetwork = net('EdgeNetwork', 'edge', false);
+      this.appNetwork = net('AppNetwork', 'app', false);
+      this.dataNetwork = net('DataNetwork', 'data', true);
+
+      this.database = new MySqlPrimaryReplica(this, 'Database', {
+        ...props.database,
+        network: this.dataNetwork,
+        image: p.images.database,
+        namePrefix: prefix,
+      });
+      this.appServers = new AppServerPair(this, 'AppServers', {
+        ...props.appServers,
+        codebase: props.codebase,
+        network: this.appNetwork,
+        database: this.database,
+        ...(p.images.nginx ? { nginxImage: p.images.nginx } : {}),
+        namePrefix: prefix,
+      });
+      this.loadBalancer = new LoadBalancer(this, 'LoadBalancer', {
+        ...props.loadBalancer,
+        networks: [this.edgeNetwork, this.appNetwork],
+        targets: [this.appServers],
+        ...(p.images.haproxy ? { image: p.images.haproxy } : {}),
+        namePrefix: prefix,
+      });
+      this.urlOutput = new TerraformOutput(this, 'url', { value: this.loadBalancer.url, description: 'Where clients reach the stack' });
+      this.urlOutput.overrideLogicalId(`${prefix.replace(/[^A-Za-z0-9_]/g, '_')}_url`);
+    } catch (e) {
+      // Nothing half-made: a child's validation error removes the whole stack from the tree.
+      scope.node.tryRemoveChild(id);
+      throw e;
+    }
+  }
+}

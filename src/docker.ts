@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import { container, provider } from '@cdktf/provider-docker';
+import { provider as randomProvider } from '@cdktf/provider-random';
+import { TerraformProvider, TerraformStack } from 'cdktf';
+import { Construct } from 'constructs';
+
+/** Canonical Go duration ("2s", "1m0s", "1m30s"): what the provider reads back. */
+export function goDuration(seconds: number): string {
+  if (seconds < 60) return `${seconds}s`;
+  const m = Math.floor(seconds / 60);
+  const s = seconds % 60;
+  if (m < 60) return `${m}m${s}s`;
+  return `${Math.floor(m / 60)}h${m % 60}m${s}s`;
+}
+
+export interface HealthcheckSpec {
+  readonly test: string[];
+  readonly intervalSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly startPeriodSeconds: number;
+  readonly retries: number;
+}
+
+/**
+ * A container healthcheck plus a label holding its hash: the provider updates healthchecks
+ * "in place" without changing anything (kreuzwerker#988), while a label change replaces.
+ */
+export function healthcheck(spec: HealthcheckSpec): { healthcheck: container.ContainerHealthcheck; label: container.ContainerLabels } {
+  const hc: container.ContainerHealthcheck = {
+    test: spec.test,
+    interval: goDuration(spec.intervalSeconds),
+    timeout: goDuration(spec.timeoutSeconds),
+    startPeriod: goDuration(spec.startPeriodSeconds),
+    retries: spec.retries,
+  };
+  return { healthcheck: hc, label: { label: 'dws.healthcheck-sha', value: shortHash(JSON.stringify(hc)) } };
+}
+
+export function shortHash(...parts: string[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p).update('\0');
+  return h.digest('hex').slice(0, 12);
+}
+
+/** Adds a default provider to the stack unless it already has one of that type. */
+function ensureProvider(scope: Construct, type: string, create: (stack: TerraformStack) => void): void {
+  const stack = TerraformStack.of(scope);
+  const found = stack.node.findAll().some((c) => c instanceof TerraformProvider && c.terraformResourceType === type);
+  if (!found) create(stack);
+}
+
+export function ensureDockerProvider(scope: Construct): void {
+  ensureProvider(scope, 'docker', (stack) => new provider.DockerProvider(stack, 'docker'));
+}
+
+export function ensureRandomProvider(scope: Construct): void {
+  ensureProvider(scope, 'random', (stack) => new randomProvider.RandomProvider(stack, 'random'));
+}
+
+/** The container-name prefix a construct uses when none is given: its stack's id. */
+export function defaultNamePrefix(scope: Construct): string {
+  return TerraformStack.of(scope).node.id;
+}
+
+export const DOCKER_DNS = '127.0.0.11';

@@ -1,0 +1,12 @@
+export * from './errors';
+export * from './images';
+export * from './load-balancer';
+export * from './app-server-pair';
+export * from './mysql-primary-replica';
+export * from './distributed-web-stack';
+export { renderHaproxyConfig } from './config/haproxy';
+export type { HaproxyModel, HaproxyServer, HaproxyHealthCheck } from './config/haproxy';
+export { renderNginxConfig } from './config/nginx';
+export type { NginxModel } from './config/nginx';
+export { renderMyCnf, renderDbEntrypoint, renderBootstrapSql, DB_PATHS, DB_SECRET_FILES } from './config/mysql';
+export type { DatabaseEngine, DatabaseRole, MyCnfModel, DbEntrypointModel } from './config/mysql';

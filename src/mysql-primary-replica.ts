@@ -1,0 +1,173 @@
+import { container, image, network, volume } from '@cdktf/provider-docker';
+import { password } from '@cdktf/provider-random';
+import { Construct } from 'constructs';
+import { z } from 'zod';
+import {
+  DB_PATHS,
+  DB_SECRET_FILES,
+  DatabaseEngine,
+  DatabaseRole,
+  dbHealthcheckCommand,
+  renderDbEntrypoint,
+  renderMyCnf,
+} from './config/mysql';
+import { defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, healthcheck } from './docker';
+import { DEFAULT_IMAGES, registryImage } from './images';
+import { dockerName, imageRef, intBetween, parseProps, sqlIdentifier } from './validation';
+
+/** What an application needs to use a database: the writer and reader endpoints. */
+export interface IDatabaseConnection {
+  /** Docker DNS name for writes (the primary). */
+  readonly writerHost: string;
+  /** Docker DNS name for reads (the replica). */
+  readonly readerHost: string;
+  readonly port: number;
+  readonly databaseName: string;
+  readonly user: string;
+  /** The application user's password (a Terraform reference, never a literal). */
+  readonly password: string;
+  /** The network the database is on; clients must join it. */
+  readonly network: network.Network;
+}
+
+export interface MySqlPrimaryReplicaProps {
+  /** The network both servers join; make it `internal` (DistributedWebStack does). */
+  readonly network: network.Network;
+  /** @default "mysql" (MySQL 8.4+); "mariadb" for MariaDB 10.11+/11.x */
+  readonly engine?: DatabaseEngine;
+  /** @default "mysql:8.4" for mysql, "mariadb:11.4" for mariadb */
+  readonly image?: string;
+  /** The application's database. @default "app" */
+  readonly databaseName?: string;
+  /** The application's user: all data privileges on databaseName only. @default "app" */
+  readonly appUser?: string;
+  /** The replication user: REPLICATION SLAVE only. @default "repl" */
+  readonly replicationUser?: string;
+  /** @default 3306 */
+  readonly port?: number;
+  /** server_id of the primary; the replica gets the next one. @default 1 */
+  readonly serverIdBase?: number;
+  /** Extra [mysqld] settings for both servers, e.g. { innodb_buffer_pool_size: "256M" }. @default none */
+  readonly settings?: Record<string, string | number | boolean>;
+  /** Container and volume names start with this. @default the stack's id */
+  readonly namePrefix?: string;
+}
+
+const settingValue = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string, number or boolean' });
+const schema = z.strictObject({
+  network: z.any().refine((n) => n !== undefined && n !== null, { error: 'is required: the docker network both servers join' }),
+  engine: z.enum(['mysql', 'mariadb'], { error: 'must be "mysql" or "mariadb"' }).default('mysql'),
+  image: imageRef.optional(),
+  databaseName: sqlIdentifier.default('app'),
+  appUser: sqlIdentifier.default('app'),
+  replicationUser: sqlIdentifier.default('repl'),
+  port: intBetween(1, 65535).default(3306),
+  serverIdBase: intBetween(1, 4_294_967_294).default(1),
+  settings: z
+    .record(z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: 'keys must be option names such as "innodb_buffer_pool_size"' }), settingValue)
+    .refine((r) => Object.values(r).every((v) => !/[\n\r]/.test(String(v))), { error: 'values must be on one line' })
+    .default({}),
+  namePrefix: dockerName.optional(),
+});
+
+/** One database server: its container, data volume and rendered files. */
+export interface DatabaseServer {
+  readonly role: DatabaseRole;
+  readonly container: container.Container;
+  readonly volume: volume.Volume;
+  /** Its Docker DNS name. */
+  readonly host: string;
+}
+
+/**
+ * A MySQL (or MariaDB) primary and a read-only replica. GTID replication is set up on first
+ * start by the library's own entrypoint; data lives on named volumes.
+ */
+export class MySqlPrimaryReplica extends Construct implements IDatabaseConnection {
+  readonly engine: DatabaseEngine;
+  readonly primary: DatabaseServer;
+  readonly replica: DatabaseServer;
+  readonly image: image.Image;
+  readonly rootPassword: password.Password;
+  readonly replicationPassword: password.Password;
+  readonly appPassword: password.Password;
+  readonly writerHost: string;
+  readonly readerHost: string;
+  readonly port: number;
+  readonly databaseName: string;
+  readonly user: string;
+  readonly password: string;
+  readonly network: network.Network;
+
+  constructor(scope: Construct, id: string, props: MySqlPrimaryReplicaProps) {
+    const p = parseProps(schema, props, `${scope.node.path ? `${scope.node.path}/` : ''}${id}`);
+    super(scope, id);
+    ensureDockerProvider(this);
+    ensureRandomProvider(this);
+    const prefix = p.namePrefix ?? defaultNamePrefix(this);
+    this.engine = p.engine;
+    this.network = p.network as network.Network;
+    this.port = p.port;
+    this.databaseName = p.databaseName;
+    this.user = p.appUser;
+    this.writerHost = `${prefix}-db-primary`;
+    this.readerHost = `${prefix}-db-replica`;
+
+    // Letters and digits only: safe in SQL and shell without quoting rules.
+    const secret = (sid: string) => new password.Password(this, sid, { length: 32, special: false });
+    this.rootPassword = secret('RootPassword');
+    this.replicationPassword = secret('ReplicationPassword');
+    this.appPassword = secret('AppPassword');
+    this.password = this.appPassword.result;
+
+    this.image = registryImage(this, 'Image', p.image ?? DEFAULT_IMAGES[p.engine]);
+    const server = (role: DatabaseRole, serverId: number, host: string, after?: container.Container): DatabaseServer => {
+      const model = {
+        engine: p.engine,
+        role,
+        port: p.port,
+        databaseName: p.databaseName,
+        appUser: p.appUser,
+        replicationUser: p.replicationUser,
+        primaryHost: this.writerHost,
+      };
+      const roleId = role === 'primary' ? 'Primary' : 'Replica';
+      const vol = new volume.Volume(this, `${roleId}Data`, { name: `${host}-data` });
+      const hc = healthcheck({
+        test: dbHealthcheckCommand(p.engine, p.port),
+        intervalSeconds: 2,
+        timeoutSeconds: 5,
+        startPeriodSeconds: 300,
+        retries: 5,
+      });
+      const secrets = [
+        [DB_SECRET_FILES.root, this.rootPassword],
+        [DB_SECRET_FILES.replication, this.replicationPassword],
+        ...(role === 'primary' ? [[DB_SECRET_FILES.app, this.appPassword] as const] : []),
+      ] as const;
+      const c = new container.Container(this, roleId, {
+        name: host,
+        image: this.image.imageId,
+        entrypoint: [DB_PATHS.entrypoint],
+        upload: [
+          { file: DB_PATHS.config, content: renderMyCnf({ engine: p.engine, role, serverId, port: p.port, extraSettings: p.settings }) },
+          { file: DB_PATHS.entrypoint, content: renderDbEntrypoint(model), executable: true },
+          ...secrets.map(([file, pw]) => ({ file: `${DB_PATHS.secrets}/${file}`, content: pw.result, permissions: '0600' })),
+        ],
+        networksAdvanced: [{ name: this.network.name, aliases: [host] }],
+        mounts: [{ type: 'volume', source: vol.name, target: DB_PATHS.dataDir }],
+        restart: 'unless-stopped',
+        destroyGraceSeconds: 60,
+        healthcheck: hc.healthcheck,
+        labels: [hc.label, { label: 'dws.role', value: `database-${role}` }],
+        wait: true,
+        waitTimeout: 600,
+        dependsOn: after ? [after] : undefined,
+      });
+      return { role, container: c, volume: vol, host };
+    };
+    this.primary = server('primary', p.serverIdBase, this.writerHost);
+    // The replica replays the primary's log from the start: the primary must be up first.
+    this.replica = server('replica', p.serverIdBase + 1, this.readerHost, this.primary.container);
+  }
+}

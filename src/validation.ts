@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { ValidationError } from './errors';
+
+/** Parses props with a zod schema; the first problem becomes one ValidationError. */
+export function parseProps<S extends z.ZodType>(schema: S, input: unknown, constructPath: string): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue.path.map(String).join('.') || 'props';
+  if (issue.code === 'unrecognized_keys') {
+    const prefix = issue.path.length ? `${field}.` : '';
+    const keys = issue.keys.map((k) => `${prefix}${k}`).join(', ');
+    throw new ValidationError(constructPath, keys, 'is not a known property (check the spelling)');
+  }
+  const got = describe(valueAt(input, issue.path));
+  throw new ValidationError(constructPath, field, `${issue.message} (got ${got})`);
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value: unknown = input;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null && 'node' in value) return 'a construct';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** An integer in [min, max]; the message says so. */
+export const intBetween = (min: number, max: number) =>
+  z
+    .number({ error: `must be an integer between ${min} and ${max}` })
+    .int({ error: `must be an integer between ${min} and ${max}` })
+    .min(min, { error: `must be an integer between ${min} and ${max}` })
+    .max(max, { error: `must be an integer between ${min} and ${max}` });
+
+/** Docker object names (containers, networks, volumes). */
+export const dockerName = z
+  .string({ error: 'must be a string' })
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, {
+    error: 'must start with a letter or digit and contain only letters, digits, "_", "." or "-" (at most 63 characters)',
+  });
+
+export const imageRef = z
+  .string({ error: 'must be an image reference such as "haproxy:3.0"' })
+  .regex(/^[a-z0-9][a-z0-9._\/:@-]*$/i, { error: 'must be an image reference such as "haproxy:3.0" or "registry.example.com/team/haproxy:3.0"' })
+  .refine((s) => !s.includes('..') && !s.endsWith(':'), { error: 'must be an image reference such as "haproxy:3.0"' });
+
+/** SQL identifiers we interpolate into bootstrap SQL: keep them boring. */
+export const sqlIdentifier = z
+  .string({ error: 'must be a string' })
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,31}$/, { error: 'must start with a letter or "_" and contain only letters, digits and "_" (at most 32 characters)' });

@@ -1,0 +1,95 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AppServerPair, LoadBalancer, MySqlPrimaryReplica, ValidationError } from '../src';
+import { byName, passwordLiterals, resources, synthStack, testNetwork, uploaded } from './helpers';
+
+const APP_DIR = join(__dirname, '..', 'examples', 'app');
+
+describe('AppServerPair', () => {
+  it('given a directory, builds the app image tagged by a content hash and runs two Nginx + app servers', () => {
+    const { tf } = synthStack((stack) => {
+      new AppServerPair(stack, 'app', { codebase: { directory: APP_DIR, buildArgs: { BASE_IMAGE: 'local/node:20' } }, network: testNetwork(stack) });
+    });
+    const images = resources(tf, 'docker_image');
+    const appImage = images.find((i) => i.name.startsWith('test-app:'));
+    expect(appImage.name).toMatch(/^test-app:[0-9a-f]{12}$/);
+    expect(appImage.build).toMatchObject({ context: APP_DIR, dockerfile: 'Dockerfile', build_args: { BASE_IMAGE: 'local/node:20' } });
+    expect(appImage.triggers.source_sha).toBe(appImage.name.split(':')[1]);
+    const names = resources(tf, 'docker_container').map((c) => c.name).sort();
+    expect(names).toEqual(['test-server-1-app', 'test-server-1-nginx', 'test-server-2-app', 'test-server-2-nginx']);
+  });
+
+  it('bakes the static files into an Nginx image and serves them before proxying', () => {
+    const { tf } = synthStack((stack) => {
+      new AppServerPair(stack, 'app', { codebase: { directory: APP_DIR }, network: testNetwork(stack), nginxImage: 'mirror/nginx:1.27' });
+    });
+    const staticImage = resources(tf, 'docker_image').find((i) => i.name.startsWith('test-static:'));
+    expect(staticImage.build.context).toBe(join(__dirname, '..', 'assets', 'static-site'));
+    expect(staticImage.build.build_args).toMatchObject({
+      CODEBASE_IMAGE: expect.stringMatching(/^\$\{docker_image\.app_AppImage_[0-9A-F]+\.name\}$/),
+      NGINX_IMAGE: expect.stringMatching(/^\$\{docker_image\.app_NginxBaseImage_[0-9A-F]+\.name\}$/),
+      STATIC_PATH: '/app/public',
+    });
+    const nginx = byName(tf, 'docker_container', 'test-server-1-nginx');
+    expect(nginx.image).toMatch(/^\$\{docker_image\.app_NginxImage_[0-9A-F]+\.image_id\}$/);
+    const conf = uploaded(nginx, '/etc/nginx/nginx.conf');
+    expect(conf).toContain('root /srv/static;');
+    expect(conf).toContain('try_files $uri @app;');
+    expect(conf).toContain('set $app_upstream http://test-server-1-app:3000;');
+    expect(nginx.stop_signal).toBe('SIGQUIT');
+    expect(nginx.healthcheck.test).toEqual(['CMD', 'curl', '-fsS', '-o', '/dev/null', '--max-time', '2', 'http://127.0.0.1/healthz']);
+  });
+
+  it('given an image and no static path, uses the plain Nginx image and proxies everything', () => {
+    const { tf } = synthStack((stack) => {
+      new AppServerPair(stack, 'app', { codebase: { image: 'shop:1.2', staticPath: false }, network: testNetwork(stack) });
+    });
+    expect(resources(tf, 'docker_image').map((i) => i.name).sort()).toEqual(['nginx:1.27', 'shop:1.2']);
+    const conf = uploaded(byName(tf, 'docker_container', 'test-server-2-nginx'), '/etc/nginx/nginx.conf');
+    expect(conf).not.toContain('try_files');
+    expect(conf).toContain('set $app_upstream http://test-server-2-app:3000;');
+  });
+
+  it('tells the app where to write and where to read, with the password in a file', () => {
+    const { tf, json } = synthStack((stack) => {
+      const data = testNetwork(stack, 'data', true);
+      const db = new MySqlPrimaryReplica(stack, 'db', { network: data });
+      const pair = new AppServerPair(stack, 'app', { codebase: { image: 'shop:1.2' }, network: testNetwork(stack), database: db, environment: { LOG_LEVEL: 'info' } });
+      pair.addEnvironment('FEATURE_X', 'on');
+    });
+    const app = byName(tf, 'docker_container', 'test-server-1-app');
+    expect(app.env).toEqual([
+      'DB_NAME=app',
+      'DB_PASSWORD_FILE=/run/secrets/db-password',
+      'DB_PORT=3306',
+      'DB_READ_HOST=test-db-replica',
+      'DB_USER=app',
+      'DB_WRITE_HOST=test-db-primary',
+      'FEATURE_X=on',
+      'LOG_LEVEL=info',
+      'PORT=3000',
+      'SERVER_NAME=server-1',
+    ]);
+    expect(uploaded(app, '/run/secrets/db-password')).toMatch(/^\$\{random_password\.db_AppPassword_[0-9A-F]+\.result\}$/);
+    expect(app.networks_advanced.map((n: any) => n.name)).toEqual(['${docker_network.net.name}', '${docker_network.data.name}']);
+    expect(passwordLiterals(json)).toEqual([]);
+  });
+
+  it('is a load balancer target by its Nginx containers', () => {
+    const { tf } = synthStack((stack) => {
+      const net = testNetwork(stack);
+      const pair = new AppServerPair(stack, 'app', { codebase: { image: 'shop:1.2' }, network: net });
+      new LoadBalancer(stack, 'lb', { networks: [net], targets: [pair] });
+    });
+    const cfg = uploaded(byName(tf, 'docker_container', 'test-lb'), '/usr/local/etc/haproxy/haproxy.cfg');
+    expect(cfg).toContain('  server test-server-1-nginx test-server-1-nginx:80\n  server test-server-2-nginx test-server-2-nginx:80\n');
+  });
+
+  it('rejects setting an environment variable twice, and reserved names', () => {
+    synthStack((stack) => {
+      const pair = new AppServerPair(stack, 'app', { codebase: { image: 'shop:1.2' }, network: testNetwork(stack), environment: { A: '1' } });
+      expect(() => pair.addEnvironment('A', '2')).toThrow(new ValidationError('test/app', 'environment.A', 'is already set (got it twice)'));
+      expect(() => pair.addEnvironment('DB_USER', 'x')).toThrow(/test\/app: environment.DB_USER is set by the library/);
+    });
+  });
+});

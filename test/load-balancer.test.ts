@@ -1,0 +1,123 @@
+import { container } from '@cdktf/provider-docker';
+import { describe, expect, it } from 'vitest';
+import { ILoadBalancerTarget, LoadBalancer, ValidationError } from '../src';
+import { byName, resources, synthStack, testNetwork, uploaded } from './helpers';
+
+const CONFIG = '/usr/local/etc/haproxy/haproxy.cfg';
+const target = (...hosts: string[]): ILoadBalancerTarget => ({
+  loadBalancerServers: () => hosts.map((h) => ({ name: h, host: h, port: 80 })),
+});
+
+describe('LoadBalancer', () => {
+  it('given targets, renders a round-robin backend with health checks and publishes only on 127.0.0.1', () => {
+    const { json, tf } = synthStack((stack) => {
+      new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a', 'b')] });
+    });
+    expect(json).toHaveResourceWithProperties(container.Container, {
+      name: 'test-lb',
+      ports: [{ internal: 80, external: 8080, ip: '127.0.0.1', protocol: 'tcp' }],
+      entrypoint: ['haproxy', '-W', '-db', '-f', CONFIG],
+      stop_signal: 'SIGUSR1',
+      restart: 'unless-stopped',
+      wait: true,
+    });
+    const cfg = uploaded(byName(tf, 'docker_container', 'test-lb'), CONFIG);
+    expect(cfg).toContain('  balance roundrobin\n');
+    expect(cfg).toContain('  http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host localhost\n');
+    expect(cfg).toContain('  http-check expect status 200\n');
+    expect(cfg).toContain('  default-server check inter 2s fall 3 rise 2 resolvers docker init-addr last,libc,none resolve-prefer ipv4\n');
+    expect(cfg).toContain('  server a a:80\n  server b b:80\n');
+    expect(cfg).toContain('nameserver docker 127.0.0.11:53');
+  });
+
+  it('keeps statistics and metrics off the public port', () => {
+    const { tf } = synthStack((stack) => {
+      new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')], statsPort: 9000 });
+    });
+    const lb = byName(tf, 'docker_container', 'test-lb');
+    expect(lb.ports).toHaveLength(1);
+    expect(lb.ports[0].internal).toBe(80);
+    const cfg = uploaded(lb, CONFIG);
+    const stats = cfg.slice(cfg.indexOf('frontend stats'), cfg.indexOf('\nbackend app'));
+    expect(stats).toContain('bind :9000');
+    expect(stats).toContain('use-service prometheus-exporter if { path /metrics }');
+    const pub = cfg.slice(cfg.indexOf('frontend public'), cfg.indexOf('frontend stats'));
+    expect(pub).not.toMatch(/stats|metrics/);
+  });
+
+  it('renders health-check settings from props', () => {
+    const { tf } = synthStack((stack) => {
+      new LoadBalancer(stack, 'lb', {
+        networks: [testNetwork(stack)],
+        targets: [target('a')],
+        healthCheck: { path: '/up', expectStatus: 204, intervalSeconds: 1, fall: 2, rise: 5, timeoutSeconds: 1 },
+      });
+    });
+    const cfg = uploaded(byName(tf, 'docker_container', 'test-lb'), CONFIG);
+    expect(cfg).toContain('uri /up ver');
+    expect(cfg).toContain('expect status 204');
+    expect(cfg).toContain('check inter 1s fall 2 rise 5');
+    expect(cfg).toContain('timeout check 1s');
+  });
+
+  it('renders targets added after creation (lazily), in order', () => {
+    const { tf } = synthStack((stack) => {
+      const lb = new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)] });
+      lb.addTarget(target('first'));
+      lb.addServer({ name: 'extra', host: 'extra-host', port: 8081 });
+    });
+    const cfg = uploaded(byName(tf, 'docker_container', 'test-lb'), CONFIG);
+    expect(cfg).toContain('  server extra extra-host:8081\n  server first first:80\n');
+  });
+
+  it('uses the overridden image and keeps it on destroy', () => {
+    const { json } = synthStack((stack) => {
+      new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')], image: 'registry.local/haproxy:3.0' });
+    });
+    expect(json).toHaveResourceWithProperties({ tfResourceType: 'docker_image' } as any, { name: 'registry.local/haproxy:3.0', keep_locally: true });
+  });
+
+  it('writes healthcheck durations as canonical Go strings and labels their hash', () => {
+    const { tf } = synthStack((stack) => {
+      new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')] });
+    });
+    const lb = byName(tf, 'docker_container', 'test-lb');
+    expect(lb.healthcheck).toMatchObject({ interval: '2s', timeout: '2s', start_period: '10s', retries: 3 });
+    expect(lb.labels.map((l: any) => l.label)).toContain('dws.healthcheck-sha');
+  });
+
+  it('fails validation when it has no backend servers', () => {
+    expect(() =>
+      synthStack((stack) => {
+        new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)] });
+      }),
+    ).toThrow(/LoadBalancer has no backend servers: pass `targets` or call addTarget\(\)/);
+  });
+
+  it('throws on a duplicate server name and leaves the backend as it was', () => {
+    let lb!: LoadBalancer;
+    synthStack((stack) => {
+      lb = new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')] });
+      expect(() => lb.addTarget(target('b', 'a'))).toThrow(new ValidationError('test/lb', 'server.name', 'must be unique in the backend (got "a" twice)'));
+    });
+    expect(lb.backendServers().map((s) => s.name)).toEqual(['a']);
+  });
+
+  it('returns copies of its servers', () => {
+    synthStack((stack) => {
+      const lb = new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')] });
+      (lb.backendServers()[0] as any).name = 'changed';
+      expect(lb.backendServers()[0].name).toBe('a');
+    });
+  });
+
+  it('adds a docker provider only when the stack has none', () => {
+    const { tf } = synthStack((stack) => {
+      new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')] });
+      new LoadBalancer(stack, 'lb2', { networks: [testNetwork(stack, 'n2')], targets: [target('b')], namePrefix: 'other' });
+    });
+    expect(Object.keys(tf.provider ?? {})).toEqual(['docker']);
+    expect((tf.provider as any).docker).toHaveLength(1);
+    expect(resources(tf, 'docker_container').map((c) => c.name).sort()).toEqual(['other-lb', 'test-lb']);
+  });
+});
