@@ -4,7 +4,7 @@ import { Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { renderNginxConfig } from './config/nginx';
-import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, healthcheck, shortHash } from './docker';
+import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, healthcheck, shortHash, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, hashDirectory, isDirectory, registryImage } from './images';
 import { ILoadBalancerTarget, LoadBalancerServer } from './load-balancer';
@@ -59,27 +59,28 @@ const staticPath = z
     error: 'must be an absolute path in the image, or false',
   })
   .default('/app/public');
-const codebaseSchema = z.union(
-  [
-    z.strictObject({ image: imageRef, staticPath }),
-    z.strictObject({
-      directory: z.string().refine(isDirectory, { error: 'must be an existing directory' }),
-      dockerfile: z.string().regex(/^[A-Za-z0-9._\/-]+$/, { error: 'must be a file name in the directory' }).default('Dockerfile'),
-      buildArgs: z.record(z.string(), z.string()).default({}),
-      staticPath,
-    }),
-  ],
-  { error: 'must be { image: "..." } or { directory: "..." }' },
-);
+const imageCodebase = z.strictObject({ image: imageRef, staticPath });
+const directoryCodebase = z.strictObject({
+  directory: z.string().refine(isDirectory, { error: 'must be an existing directory' }),
+  dockerfile: z.string().regex(/^[A-Za-z0-9._\/-]+$/, { error: 'must be a file name in the directory' }).default('Dockerfile'),
+  buildArgs: z.record(z.string(), z.string({ error: 'must be a string' })).default({}),
+  staticPath,
+});
+
+function parseCodebase(input: unknown, path: string): z.output<typeof imageCodebase> | z.output<typeof directoryCodebase> {
+  if (input && typeof input === 'object' && 'directory' in input) return parseProps(directoryCodebase, input, path, 'codebase');
+  if (input && typeof input === 'object' && 'image' in input) return parseProps(imageCodebase, input, path, 'codebase');
+  throw new ValidationError(path, 'codebase', `must be { image: "..." } or { directory: "..." } (got ${JSON.stringify(input)})`);
+}
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const schema = z.strictObject({
-  codebase: codebaseSchema,
+  codebase: z.any(),
   network: z.any().refine((n) => n !== undefined && n !== null, { error: 'is required: the docker network the load balancer reaches' }),
   database: z.any().optional(),
   appPort: intBetween(1, 65535).default(3000),
   healthCheckPath: z.string().regex(/^\/[A-Za-z0-9._~\/?=&-]*$/, { error: 'must be a URL path starting with "/"' }).default('/healthz'),
-  environment: z.record(z.string().regex(ENV_NAME, { error: 'keys must be environment variable names' }), z.string()).default({}),
+  environment: z.record(z.string().regex(ENV_NAME, { error: 'must be an environment variable name such as "LOG_LEVEL"' }), z.string({ error: 'must be a string' })).default({}),
   appHealthCheck: z.array(z.string()).min(1, { error: 'must be a Docker healthcheck test such as ["CMD", "curl", "-f", "http://127.0.0.1:3000/"]' }).optional(),
   nginxImage: imageRef.default(DEFAULT_IMAGES.nginx),
   clientMaxBodySize: z.string().regex(/^\d+[kKmMgG]?$/, { error: 'must be a size such as "10m"' }).default('10m'),
@@ -115,6 +116,7 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
   constructor(scope: Construct, id: string, props: AppServerPairProps) {
     const path = `${scope.node.path ? `${scope.node.path}/` : ''}${id}`;
     const p = parseProps(schema, props, path);
+    const codebase = parseCodebase(p.codebase, path);
     const reserved = Object.keys(p.environment).find((k) => RESERVED_ENV.has(k));
     if (reserved) {
       throw new ValidationError(path, `environment.${reserved}`, `is set by the library (reserved: ${[...RESERVED_ENV].join(', ')})`);
@@ -125,7 +127,6 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
     const db = p.database as IDatabaseConnection | undefined;
     for (const [k, v] of Object.entries(p.environment)) this.environment.set(k, v);
 
-    const codebase = p.codebase;
     let codebaseKey: string;
     if ('directory' in codebase) {
       const dir = resolve(codebase.directory);
@@ -215,7 +216,7 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
         name: nginxHost,
         image: this.nginxImage.imageId,
         entrypoint: ['nginx', '-g', 'daemon off;', '-c', NGINX_CONFIG],
-        upload: [{ file: NGINX_CONFIG, content: nginxConfig }],
+        upload: [{ file: NGINX_CONFIG, content: terraformLiteral(nginxConfig) }],
         networksAdvanced: [{ name: (p.network as network.Network).name, aliases: [nginxHost] }],
         restart: 'unless-stopped',
         stopSignal: 'SIGQUIT', // graceful: in-flight requests finish

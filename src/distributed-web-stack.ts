@@ -1,5 +1,5 @@
 import { network } from '@cdktf/provider-docker';
-import { TerraformOutput } from 'cdktf';
+import { TerraformOutput, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { AppServerPair, AppServerPairProps, Codebase } from './app-server-pair';
@@ -61,6 +61,8 @@ export class DistributedWebStack extends Construct {
     const path = `${scope.node.path ? `${scope.node.path}/` : ''}${id}`;
     const p = parseProps(schema, props, path);
     super(scope, id);
+    const stack = TerraformStack.of(this);
+    const stackChildren = new Set(stack.node.children);
     try {
       ensureDockerProvider(this);
       const prefix = p.namePrefix ?? defaultNamePrefix(this);
@@ -94,8 +96,10 @@ export class DistributedWebStack extends Construct {
       this.urlOutput = new TerraformOutput(this, 'url', { value: this.loadBalancer.url, description: 'Where clients reach the stack' });
       this.urlOutput.overrideLogicalId(`${prefix.replace(/[^A-Za-z0-9_]/g, '_')}_url`);
     } catch (e) {
-      // Nothing half-made: a child's validation error removes the whole stack from the tree.
+      // Nothing half-made: a child's validation error removes the whole stack from the tree,
+      // and the default providers it added.
       scope.node.tryRemoveChild(id);
+      for (const c of stack.node.children) if (!stackChildren.has(c)) stack.node.tryRemoveChild(c.node.id);
       throw e;
     }
   }

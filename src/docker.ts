@@ -63,3 +63,11 @@ export function defaultNamePrefix(scope: Construct): string {
 }
 
 export const DOCKER_DNS = '127.0.0.11';
+
+/**
+ * Terraform reads `${` and `%{` in any string as template syntax. Rendered files (shell scripts)
+ * use both literally, so they are escaped before they go into the configuration.
+ */
+export function terraformLiteral(text: string): string {
+  return text.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
+}

@@ -3,7 +3,7 @@ import { Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { renderHaproxyConfig, HaproxyServer } from './config/haproxy';
-import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, healthcheck } from './docker';
+import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, healthcheck, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, registryImage } from './images';
 import { dockerName, imageRef, intBetween, parseProps } from './validation';
@@ -127,7 +127,7 @@ export class LoadBalancer extends Construct {
 
     const config = Lazy.stringValue({
       produce: () =>
-        renderHaproxyConfig({
+        terraformLiteral(renderHaproxyConfig({
           listenPort: p.listenPort,
           statsPort: p.statsPort,
           healthCheck: p.healthCheck,
@@ -135,7 +135,7 @@ export class LoadBalancer extends Construct {
           timeouts: p.timeouts,
           resolver: `${DOCKER_DNS}:53`,
           maxConnections: p.maxConnections,
-        }),
+        })),
     });
     const hc = healthcheck({
       // The official image has no curl; bash's /dev/tcp asks HAProxy's monitor-uri instead.

@@ -11,7 +11,7 @@ import {
   renderDbEntrypoint,
   renderMyCnf,
 } from './config/mysql';
-import { defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, healthcheck } from './docker';
+import { defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, healthcheck, terraformLiteral } from './docker';
 import { DEFAULT_IMAGES, registryImage } from './images';
 import { dockerName, imageRef, intBetween, parseProps, sqlIdentifier } from './validation';
 
@@ -64,7 +64,7 @@ const schema = z.strictObject({
   port: intBetween(1, 65535).default(3306),
   serverIdBase: intBetween(1, 4_294_967_294).default(1),
   settings: z
-    .record(z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: 'keys must be option names such as "innodb_buffer_pool_size"' }), settingValue)
+    .record(z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: 'must be an option name such as "innodb_buffer_pool_size"' }), settingValue)
     .refine((r) => Object.values(r).every((v) => !/[\n\r]/.test(String(v))), { error: 'values must be on one line' })
     .default({}),
   namePrefix: dockerName.optional(),
@@ -150,8 +150,8 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
         image: this.image.imageId,
         entrypoint: [DB_PATHS.entrypoint],
         upload: [
-          { file: DB_PATHS.config, content: renderMyCnf({ engine: p.engine, role, serverId, port: p.port, extraSettings: p.settings }) },
-          { file: DB_PATHS.entrypoint, content: renderDbEntrypoint(model), executable: true },
+          { file: DB_PATHS.config, content: terraformLiteral(renderMyCnf({ engine: p.engine, role, serverId, port: p.port, extraSettings: p.settings })) },
+          { file: DB_PATHS.entrypoint, content: terraformLiteral(renderDbEntrypoint(model)), executable: true },
           ...secrets.map(([file, pw]) => ({ file: `${DB_PATHS.secrets}/${file}`, content: pw.result, permissions: '0600' })),
         ],
         networksAdvanced: [{ name: this.network.name, aliases: [host] }],

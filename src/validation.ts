@@ -2,13 +2,20 @@ import { z } from 'zod';
 import { ValidationError } from './errors';
 
 /** Parses props with a zod schema; the first problem becomes one ValidationError. */
-export function parseProps<S extends z.ZodType>(schema: S, input: unknown, constructPath: string): z.output<S> {
+export function parseProps<S extends z.ZodType>(schema: S, input: unknown, constructPath: string, fieldPrefix?: string): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const field = issue.path.map(String).join('.') || 'props';
+  const parts = [...(fieldPrefix ? [fieldPrefix] : []), ...issue.path.map(String)];
+  const field = parts.join('.') || 'props';
+  if (issue.code === 'invalid_key') {
+    // A record key is wrong: name the record, show the key.
+    const record = [...(fieldPrefix ? [fieldPrefix] : []), ...issue.path.slice(0, -1).map(String)].join('.');
+    const inner = issue.issues[0]?.message ?? issue.message;
+    throw new ValidationError(constructPath, `${record} key`, `${inner} (got ${describe(issue.path[issue.path.length - 1])})`);
+  }
   if (issue.code === 'unrecognized_keys') {
-    const prefix = issue.path.length ? `${field}.` : '';
+    const prefix = parts.length ? `${field}.` : '';
     const keys = issue.keys.map((k) => `${prefix}${k}`).join(', ');
     throw new ValidationError(constructPath, keys, 'is not a known property (check the spelling)');
   }

@@ -121,3 +121,10 @@ describe('LoadBalancer', () => {
     expect(resources(tf, 'docker_container').map((c) => c.name).sort()).toEqual(['other-lb', 'test-lb']);
   });
 });
+
+describe('terraformLiteral', () => {
+  it('escapes Terraform template syntax and nothing else', async () => {
+    const { terraformLiteral } = await import('../src/docker');
+    expect(terraformLiteral('echo "${A}" %{if} $B 100%')).toBe('echo "$${A}" %%{if} $B 100%');
+  });
+});

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { HaproxyModel, renderHaproxyConfig } from '../../src';
+import { run, tempFile } from './real-programs';
+
+const model: HaproxyModel = {
+  listenPort: 80,
+  statsPort: 8404,
+  healthCheck: { path: '/healthz', expectStatus: 200, intervalSeconds: 2, timeoutSeconds: 2, fall: 3, rise: 2 },
+  servers: [
+    { name: 'web-server-1-nginx', host: 'web-server-1-nginx', port: 80 },
+    { name: 'web-server-2-nginx', host: 'web-server-2-nginx', port: 80 },
+  ],
+  timeouts: { connectSeconds: 5, clientSeconds: 30, serverSeconds: 30 },
+  resolver: '127.0.0.11:53',
+  maxConnections: 4096,
+};
+
+/** `haproxy -c`: valid, and no warning but the expected one (backends resolve only in Docker). */
+function check(cfg: string) {
+  const r = run('haproxy', ['-c', '-f', tempFile('haproxy.cfg', cfg)]);
+  const warnings = r.stderr.split('\n').filter((l) => l.includes('[WARNING]') && !l.includes('could not resolve address'));
+  return { status: r.status, warnings, output: r.stdout + r.stderr };
+}
+
+describe('renderHaproxyConfig, checked by haproxy -c', () => {
+  it('renders a config HAProxy accepts without warnings', () => {
+    const r = check(renderHaproxyConfig(model));
+    expect(r.output).toContain('Configuration file is valid');
+    expect(r.status).toBe(0);
+    expect(r.warnings).toEqual([]);
+  });
+
+  it('accepts every health-check setting at its limits', () => {
+    for (const hc of [
+      { path: '/', expectStatus: 100, intervalSeconds: 1, timeoutSeconds: 1, fall: 1, rise: 1 },
+      { path: '/a/b?c=d', expectStatus: 599, intervalSeconds: 60, timeoutSeconds: 60, fall: 10, rise: 10 },
+    ]) {
+      const r = check(renderHaproxyConfig({ ...model, healthCheck: hc }));
+      expect(r.status, r.output).toBe(0);
+      expect(r.warnings).toEqual([]);
+    }
+  });
+
+  it('accepts an empty backend (targets come later) and many servers', () => {
+    expect(check(renderHaproxyConfig({ ...model, servers: [] })).status).toBe(0);
+    const many = Array.from({ length: 4 }, (_, i) => ({ name: `s${i}`, host: `host-${i}`, port: 8000 + i }));
+    expect(check(renderHaproxyConfig({ ...model, servers: many })).status).toBe(0);
+  });
+
+  it('is a check that can fail: HAProxy rejects a broken config', () => {
+    const r = check(renderHaproxyConfig(model).replace('balance roundrobin', 'balance sideways'));
+    expect(r.status).not.toBe(0);
+  });
+});

@@ -1,0 +1,97 @@
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DB_PATHS, DistributedWebStack } from '../src';
+import { byName, passwordLiterals, resources, synthStack, uploaded } from './helpers';
+
+const REPO = resolve(__dirname, '..');
+
+function webStack(props: Partial<ConstructorParameters<typeof DistributedWebStack>[2]> = {}) {
+  let web!: DistributedWebStack;
+  const out = synthStack((stack) => {
+    web = new DistributedWebStack(stack, 'web', { codebase: { image: 'registry.example.com/shop:1.4.2' }, ...props });
+  });
+  return { ...out, web };
+}
+
+describe('DistributedWebStack', () => {
+  const { tf, json, web } = webStack();
+  const containers = resources(tf, 'docker_container');
+  const networkRef = (n: { name: string }) => n.name;
+
+  it('creates one network per tier; data is internal', () => {
+    expect(resources(tf, 'docker_network').map((n) => [n.name, n.internal]).sort()).toEqual([
+      ['test-app', false],
+      ['test-data', true],
+      ['test-edge', false],
+    ]);
+  });
+
+  it('publishes ports on the load balancer only, on an explicit address', () => {
+    const publishing = containers.filter((c) => c.ports?.length);
+    expect(publishing.map((c) => c.name)).toEqual(['test-lb']);
+    expect(publishing[0].ports).toEqual([{ internal: 80, external: 8080, ip: '127.0.0.1', protocol: 'tcp' }]);
+  });
+
+  it('puts the databases on the internal data network only', () => {
+    for (const name of ['test-db-primary', 'test-db-replica']) {
+      expect(byName(tf, 'docker_container', name).networks_advanced.map(networkRef)).toEqual([`\${docker_network.web_DataNetwork_${logicalSuffix(tf, 'test-data')}.name}`]);
+    }
+  });
+
+  it('joins the tiers as designed: lb on edge+app, nginx on app, app on app+data', () => {
+    const nets = (name: string) => byName(tf, 'docker_container', name).networks_advanced.map((n: any) => netName(tf, n.name));
+    expect(nets('test-lb')).toEqual(['test-edge', 'test-app']);
+    expect(nets('test-server-1-nginx')).toEqual(['test-app']);
+    expect(nets('test-server-2-app')).toEqual(['test-app', 'test-data']);
+  });
+
+  it('has both app servers in the load balancer backend', () => {
+    const cfg = uploaded(byName(tf, 'docker_container', 'test-lb'), '/usr/local/etc/haproxy/haproxy.cfg');
+    expect(cfg.match(/^  server .*$/gm)).toEqual(['  server test-server-1-nginx test-server-1-nginx:80', '  server test-server-2-nginx test-server-2-nginx:80']);
+  });
+
+  it('makes the replica read-only', () => {
+    expect(uploaded(byName(tf, 'docker_container', 'test-db-replica'), DB_PATHS.config)).toMatch(/^super_read_only = ON$/m);
+  });
+
+  it('has no password literal in the synthesized JSON', () => {
+    expect(passwordLiterals(json)).toEqual([]);
+    expect(resources(tf, 'random_password')).toHaveLength(3);
+  });
+
+  it('outputs the URL and exposes every part', () => {
+    expect(tf.output).toEqual({ test_url: { value: 'http://127.0.0.1:8080/', description: 'Where clients reach the stack' } });
+    expect(web.loadBalancer.container).toBeDefined();
+    expect(web.appServers.servers).toHaveLength(2);
+    expect(web.database.replica.container).toBeDefined();
+    expect(web.dataNetwork).toBeDefined();
+  });
+
+  it('passes image overrides to every component', () => {
+    const { tf: t } = webStack({ images: { haproxy: 'mirror/haproxy:3.0', nginx: 'mirror/nginx:1.27', database: 'mirror/mariadb:11.8' }, database: { engine: 'mariadb' } });
+    expect(resources(t, 'docker_image').map((i) => i.name).sort()).toEqual([
+      'mirror/haproxy:3.0',
+      'mirror/mariadb:11.8',
+      'mirror/nginx:1.27',
+      'registry.example.com/shop:1.4.2',
+      expect.stringMatching(/^test-static:[0-9a-f]{12}$/),
+    ]);
+  });
+
+  it('matches the reviewed snapshot', () => {
+    expect(json.split(REPO).join('<repo>')).toMatchSnapshot();
+  });
+});
+
+function netName(tf: any, ref: string): string {
+  const id = /^\$\{docker_network\.([^.]+)\.name\}$/.exec(ref)![1];
+  return tf.resource.docker_network[id].name;
+}
+
+function logicalSuffix(tf: any, name: string): string {
+  const id = Object.entries(tf.resource.docker_network).find(([, n]: any) => n.name === name)![0];
+  return id.split('_').pop()!;
+}
+
+// Keeps the example's app directory importable in a type-checked way (used by README snippets).
+export const exampleAppDir = join(REPO, 'examples', 'app');
