@@ -1,0 +1,150 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Deployment, REPO, docker, get, images, leftovers, removeLeftovers, sh, until } from './harness';
+
+// `cdktf deploy` of examples/basic onto the local Docker engine, checked from outside as a user
+// would, then destroyed. Once per engine. Figures go to the log and test/e2e/.work/<engine>.json.
+const engines = [
+  { engine: 'mysql', port: 18080, client: 'mysql' },
+  { engine: 'mariadb', port: 18081, client: 'mariadb' },
+] as const;
+
+describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ engine, port, client }) => {
+  const prefix = `e2e-${engine}`;
+  const url = `http://127.0.0.1:${port}`;
+  const deployment = new Deployment(engine, {
+    DWS_DB_ENGINE: engine,
+    DWS_NAME_PREFIX: prefix,
+    DWS_PUBLISH_PORT: String(port),
+  });
+  const figures: Record<string, unknown> = { engine };
+  const primary = `${prefix}-db-primary`;
+  const replica = `${prefix}-db-replica`;
+
+  /** SQL as root inside a database container, over its socket. */
+  const sql = (container: string, query: string, allowFail = false) =>
+    sh('docker', ['exec', '-i', container, 'bash', '-c', `exec ${client} --socket=/var/run/mysqld/mysqld.sock -uroot -p"$(cat /etc/dws/secrets/root-password)" -N -B`], { input: query, allowFail });
+
+  beforeAll(() => {
+    if (deployment.hasState()) deployment.destroy();
+    removeLeftovers(prefix);
+    const { seconds } = deployment.deploy();
+    figures.deploySeconds = seconds;
+    console.log(`[${engine}] cdktf deploy to all healthy: ${seconds.toFixed(1)} s`);
+  });
+
+  afterAll(() => {
+    mkdirSync(join(REPO, 'test', 'e2e', '.work'), { recursive: true });
+    writeFileSync(join(REPO, 'test', 'e2e', '.work', `${engine}.json`), JSON.stringify(figures, null, 2));
+    console.log(`[${engine}] figures: ${JSON.stringify(figures)}`);
+  });
+
+  it('answers 200 through the load balancer, alternating between both app servers', async () => {
+    const servers: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await get(`${url}/`);
+      expect(r.status).toBe(200);
+      servers.push(JSON.parse(r.body).server);
+    }
+    figures.first20Servers = servers.join(',');
+    expect(new Set(servers)).toEqual(new Set(['server-1', 'server-2']));
+    for (let i = 1; i < servers.length; i++) expect(servers[i]).not.toBe(servers[i - 1]);
+  });
+
+  it('serves static files from Nginx, not the app', async () => {
+    const r = await get(`${url}/hello.txt`);
+    expect(r.status).toBe(200);
+    expect(r.body).toBe(readFileSync(join(REPO, 'examples', 'app', 'public', 'hello.txt'), 'utf8'));
+    expect(r.headers.get('x-app-server')).toBeNull();
+    expect(r.headers.get('etag')).toMatch(/^"[0-9a-f]+-[0-9a-f]+"$/); // nginx's static-file ETag
+  });
+
+  it('writes through the app to the primary and reads it back through the replica within 1 s', async () => {
+    const r = await get(`${url}/visits`, { method: 'POST' });
+    expect(r.status).toBe(201);
+    const visit = JSON.parse(r.body);
+    figures.appReplicatedWithinMs = visit.replicatedWithinMs;
+    expect(visit.replicatedWithinMs).toBeLessThanOrEqual(1000);
+    expect(sql(primary, `SELECT server FROM app.visits WHERE id = ${visit.id}`).out.trim()).toBe(visit.server);
+    expect(sql(replica, `SELECT server FROM app.visits WHERE id = ${visit.id}`).out.trim()).toBe(visit.server);
+    const back = await get(`${url}/visits/${visit.id}`);
+    expect(back.status).toBe(200);
+    expect(JSON.parse(back.body)).toMatchObject({ id: visit.id, readFrom: replica });
+  });
+
+  it('replicates a direct write on the primary to the replica within 1 s', async () => {
+    const marker = `m${Date.now()}`;
+    sql(primary, `CREATE TABLE IF NOT EXISTS app.e2e (k VARCHAR(32) PRIMARY KEY); INSERT INTO app.e2e VALUES ('${marker}');`);
+    const started = Date.now();
+    const seen = await until(() => (sql(replica, `SELECT k FROM app.e2e WHERE k = '${marker}'`, true).out.trim() === marker ? true : undefined), 5000, 10);
+    const ms = Date.now() - started;
+    figures.directReplicationMs = ms;
+    expect(seen).toBe(true);
+    expect(ms).toBeLessThanOrEqual(1000);
+  });
+
+  it('refuses a direct write on the replica', () => {
+    const appPassword = docker('exec', primary, 'cat', '/etc/dws/secrets/app-password');
+    const asApp = sh('docker', ['exec', '-i', replica, 'bash', '-c', `exec ${client} --protocol=tcp -h127.0.0.1 -uapp -p"$1" -N -B`, '_', appPassword], {
+      input: "INSERT INTO app.e2e VALUES ('from-replica');",
+      allowFail: true,
+    });
+    expect(asApp.status).not.toBe(0);
+    expect(asApp.err).toMatch(/read-only|read_only/);
+    figures.replicaWriteAsApp = asApp.err.trim().split('\n').pop();
+    if (engine === 'mysql') {
+      // super_read_only: even root is refused.
+      const asRoot = sql(replica, "INSERT INTO app.e2e VALUES ('root-on-replica');", true);
+      expect(asRoot.status).not.toBe(0);
+      expect(asRoot.err).toMatch(/super-read-only/);
+    }
+  });
+
+  it('shows both replication threads running with no error, using GTIDs', () => {
+    const status = sh('docker', ['exec', '-i', replica, 'bash', '-c', `exec ${client} --socket=/var/run/mysqld/mysqld.sock -uroot -p"$(cat /etc/dws/secrets/root-password)"`], {
+      input: 'SHOW REPLICA STATUS\\G',
+    }).out;
+    expect(status).toMatch(/(Replica|Slave)_IO_Running: Yes/);
+    expect(status).toMatch(/(Replica|Slave)_SQL_Running: Yes/);
+    expect(status).toMatch(/Last_IO_Error: *$/m);
+    expect(status).toMatch(/Last_SQL_Error: *$/m);
+    expect(status).toMatch(engine === 'mysql' ? /Auto_Position: 1/ : /Using_Gtid: Slave_Pos/);
+    const ids = [sql(primary, 'SELECT @@server_id').out.trim(), sql(replica, 'SELECT @@server_id').out.trim()];
+    expect(ids).toEqual(['1', '2']);
+  });
+
+  it('publishes no database port, and the databases are unreachable from the edge network', () => {
+    const published = docker('ps', '--filter', `name=^${prefix}-`, '--format', '{{.Names}} {{.Ports}}')
+      .split('\n')
+      .filter((l) => l.includes('->'));
+    expect(published).toEqual([`${prefix}-lb 127.0.0.1:${port}->80/tcp`]);
+    for (const db of [primary, replica]) {
+      expect(docker('inspect', '--format', '{{json .HostConfig.PortBindings}}', db)).toBe('{}');
+    }
+    // A client container on each network tries the primary's port: only the data network reaches it.
+    const probe = (net: string) =>
+      sh('docker', ['run', '--rm', '--network', net, images().haproxy, 'bash', '-c', `timeout 3 bash -c 'echo > /dev/tcp/${primary}/3306' && echo reachable || echo unreachable`], {
+        timeoutMs: 30_000,
+      }).out.trim();
+    figures.dbFromEdge = probe(`${prefix}-edge`);
+    figures.dbFromApp = probe(`${prefix}-app`);
+    figures.dbFromData = probe(`${prefix}-data`);
+    expect([figures.dbFromEdge, figures.dbFromApp, figures.dbFromData]).toEqual(['unreachable', 'unreachable', 'reachable']);
+  });
+
+  it('plans no change on a second deploy and replaces no container', () => {
+    const ids = () => docker('ps', '-a', '--filter', `name=^${prefix}-`, '--format', '{{.Names}}={{.ID}}').split('\n').sort();
+    const before = ids();
+    const { out, seconds } = deployment.deploy();
+    figures.noChangeDeploySeconds = seconds;
+    expect(out).toMatch(/No changes/);
+    expect(ids()).toEqual(before);
+  });
+
+  it('leaves no container, network or volume after cdktf destroy', () => {
+    const { seconds } = deployment.destroy();
+    figures.destroySeconds = seconds;
+    expect(leftovers(prefix)).toEqual({ containers: [], networks: [], volumes: [] });
+  });
+});

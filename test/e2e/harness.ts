@@ -1,0 +1,114 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const REPO = resolve(__dirname, '..', '..');
+const CACHE = process.env.DWS_TESTBED_CACHE ?? '/var/cache/dws-testbed';
+
+/** The testbed's environment (TF_CLI_CONFIG_FILE, DWS_IMAGES_JSON, ...), from setup.sh's env.sh. */
+export function testbedEnv(): Record<string, string> {
+  const file = join(CACHE, 'env.sh');
+  if (!existsSync(file)) throw new Error(`${file} is missing: run test/e2e/testbed/setup.sh first (npm run test:e2e does)`);
+  const env: Record<string, string> = {};
+  for (const m of readFileSync(file, 'utf8').matchAll(/^export (\w+)=["']?([^"'\n]*)["']?$/gm)) env[m[1]] = m[2];
+  return env;
+}
+
+export function images(): Record<string, string> {
+  return JSON.parse(readFileSync(testbedEnv().DWS_IMAGES_JSON, 'utf8'));
+}
+
+export function sh(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {}): { status: number; out: string; err: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 120_000 });
+  if (r.error) throw r.error;
+  if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return { status: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+export const docker = (...args: string[]) => sh('docker', args).out.trim();
+
+/** A cdktf project dir of its own per deployment, so state and cdktf.out never mix. */
+export class Deployment {
+  readonly dir: string;
+  constructor(
+    readonly name: string,
+    readonly env: Record<string, string>,
+  ) {
+    this.dir = join(REPO, 'test', 'e2e', '.work', name);
+    mkdirSync(this.dir, { recursive: true });
+    writeFileSync(
+      join(this.dir, 'cdktf.json'),
+      JSON.stringify({ language: 'typescript', app: `npx tsx ${join(REPO, 'examples', 'basic', 'main.ts')}`, output: 'cdktf.out', sendCrashReports: 'false', terraformProviders: [], terraformModules: [] }),
+    );
+  }
+
+  /** Runs the cdktf CLI as a user would; returns its output and the seconds it took. */
+  cdktf(...args: string[]): { out: string; seconds: number } {
+    const started = Date.now();
+    const r = spawnSync(join(REPO, 'node_modules', '.bin', 'cdktf'), args, {
+      cwd: this.dir,
+      encoding: 'utf8',
+      timeout: 20 * 60_000,
+      env: { ...process.env, ...testbedEnv(), ...this.env, CI: '1', CHECKPOINT_DISABLE: '1', FORCE_COLOR: '0', NO_COLOR: '1' },
+    });
+    const out = `${r.stdout}\n${r.stderr}`;
+    if (r.status !== 0) throw new Error(`cdktf ${args.join(' ')} failed (${r.status}):\n${out.slice(-6000)}`);
+    return { out, seconds: (Date.now() - started) / 1000 };
+  }
+
+  deploy() {
+    return this.cdktf('deploy', '--auto-approve', '--skip-provider-lock');
+  }
+
+  destroy() {
+    return this.cdktf('destroy', '--auto-approve', '--skip-provider-lock');
+  }
+
+  hasState(): boolean {
+    return existsSync(join(this.dir, 'terraform.basic.tfstate'));
+  }
+}
+
+/** Names of the Docker objects whose names start with a prefix. */
+export function leftovers(prefix: string): { containers: string[]; networks: string[]; volumes: string[] } {
+  const list = (...args: string[]) =>
+    docker(...args)
+      .split('\n')
+      .filter((n) => n.startsWith(`${prefix}-`));
+  return {
+    containers: list('ps', '-a', '--format', '{{.Names}}'),
+    networks: list('network', 'ls', '--format', '{{.Name}}'),
+    volumes: list('volume', 'ls', '--format', '{{.Name}}'),
+  };
+}
+
+/** Removes what a crashed earlier run may have left (our prefix only). */
+export function removeLeftovers(prefix: string): void {
+  const l = leftovers(prefix);
+  if (l.containers.length) sh('docker', ['rm', '-f', ...l.containers]);
+  if (l.networks.length) sh('docker', ['network', 'rm', ...l.networks]);
+  if (l.volumes.length) sh('docker', ['volume', 'rm', ...l.volumes]);
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** GET through the published port; bounded by a timeout. */
+export async function get(url: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: string }> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) });
+  return { status: res.status, headers: res.headers, body: await res.text() };
+}
+
+/** Polls until fn returns a value (bounded in count and time). */
+export async function until<T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number, stepMs = 100): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < 10_000 && Date.now() < deadline; i++) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await sleep(stepMs);
+  }
+  return undefined;
+}
+
+export function execFile(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8' });
+}
