@@ -46,6 +46,8 @@ export function renderMyCnf(m: MyCnfModel): string {
   if (m.engine === 'mysql') {
     // MySQL 8.4+: ROW is the default and binlog_format is deprecated, so it is not set.
     settings.push(['gtid_mode', 'ON'], ['enforce_gtid_consistency', 'ON'], ['log_replica_updates', 'ON']);
+    // The X protocol (port 33060) is not used: do not listen on it.
+    settings.push(['mysqlx', 'OFF']);
     if (replica) settings.push(['read_only', 'ON'], ['super_read_only', 'ON']);
   } else {
     // MariaDB: GTIDs are always on; its defaults are not durable (sync_binlog=0, MIXED).

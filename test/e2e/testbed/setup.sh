@@ -53,15 +53,16 @@ command -v docker >/dev/null || DOCKER=/usr/bin/docker
 server_up() { "$DOCKER" version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 if ! server_up && ! /usr/bin/docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
   # the engine's own ranges (172.31.0.0/24 bridge, 172.30.0.0/16 pool) must not
-  # overlap an address the host already has
-  if ip -4 -o addr show 2>/dev/null | awk '{print $4}' | grep -qE '^172\.3[01]\.'; then
+  # overlap an address the host already has (docker0/br-* are the engine's own)
+  if ip -4 -o addr show 2>/dev/null | awk '$2 != "docker0" && $2 !~ /^br-/ {print $4}' |
+    grep -qE '^172\.3[01]\.'; then
     die "host already has an address in 172.30.0.0/15; pick other --bip/--default-address-pool"
   fi
   log "starting dockerd (log: /var/log/dws-dockerd.log)"
   setsid nohup dockerd \
     --bip 172.31.0.1/24 \
     --default-address-pool base=172.30.0.0/16,size=24 \
-    >>/var/log/dws-dockerd.log 2>&1 </dev/null &
+    >>/var/log/dws-dockerd.log 2>&1 </dev/null 9>&- &
   dockerd_pid=$!
   for _ in $(seq 1 60); do
     /usr/bin/docker version --format '{{.Server.Version}}' >/dev/null 2>&1 && break
@@ -206,11 +207,18 @@ provider_install() {
   rm -rf "$gobin"
 }
 # provider_build_src NS TYPE VERSION TARBALL SHA256: build from a source tarball
+# found in third_party/ beside this script or, failing that, in $CACHE/third_party/
+# (the script keeps a copy there)
 provider_build_src() {
-  local ns=$1 type=$2 version=$3 tarball=$4 sha=$5
+  local ns=$1 type=$2 version=$3 name=$4 sha=$5
   local dest=$MIRROR/registry.terraform.io/$ns/$type/$version/linux_amd64/terraform-provider-${type}_v$version
+  local tarball=$CACHE/third_party/$name
+  if [[ -f $HERE/third_party/$name ]] && ! cmp -s "$HERE/third_party/$name" "$tarball"; then
+    mkdir -p "$CACHE/third_party" && cp "$HERE/third_party/$name" "$tarball"
+  fi
   [[ -x $dest ]] && return 0
-  log "building provider $ns/$type $version from $(basename "$tarball") (log: $LOGS/build-provider-$type.log)"
+  [[ -f $tarball ]] || die "source of provider $ns/$type $version not found: put $name in $HERE/third_party/"
+  log "building provider $ns/$type $version from $name (log: $LOGS/build-provider-$type.log)"
   echo "$sha  $tarball" | sha256sum -c --quiet - || die "$tarball: sha256 mismatch"
   local src=$CACHE/src/terraform-provider-$type-$version
   rm -rf "$src" && mkdir -p "$src" "$(dirname "$dest")"
@@ -223,8 +231,7 @@ provider_build_src() {
 # github.com/terraform-providers/terraform-provider-docker). The Go module proxy
 # here refuses every form of it (403 "This module version is not available"),
 # so it is built from the tag's source, kept in third_party/ (MPL-2.0).
-provider_build_src kreuzwerker docker 3.6.2 \
-  "$HERE/third_party/terraform-provider-docker-v3.6.2-src.tar.gz" \
+provider_build_src kreuzwerker docker 3.6.2 terraform-provider-docker-v3.6.2-src.tar.gz \
   1fe3c0747f508779f34fa855c0ab1e46d0f32ffd0d01982270f7051de68eff19
 # hashicorp/random v3.7.2 = commit bc2ddb552b46; its go.mod says
 # github.com/terraform-providers/terraform-provider-random (served under that path)
