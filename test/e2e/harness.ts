@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const REPO = resolve(__dirname, '..', '..');
@@ -44,6 +44,9 @@ export class Deployment {
 
   /** Runs the cdktf CLI as a user would; returns its output and the seconds it took. */
   cdktf(...args: string[]): { out: string; seconds: number } {
+    // The mirror's providers are built locally; a rebuilt binary has another checksum than a
+    // lock file written earlier, so let `terraform init` write the lock file afresh each time.
+    rmSync(join(this.dir, 'cdktf.out', 'stacks', 'basic', '.terraform.lock.hcl'), { force: true });
     const started = Date.now();
     const r = spawnSync(join(REPO, 'node_modules', '.bin', 'cdktf'), args, {
       cwd: this.dir,

@@ -113,8 +113,19 @@ BASE_ID=$("$DOCKER" image inspect --format '{{.Id}}' "$BASE")
 # ---------------------------------------------------------------- 4. images
 IMAGES=(haproxy nginx node mysql mariadb)
 declare -A TAG
+# build contexts are staged under $CACHE/contexts: images/<name>/ plus, for a
+# Dockerfile that asks for it, host-ca/ with the host's local CA certificates
+stage_context() {
+  local ctx=$CACHE/contexts/$1
+  rm -rf "$ctx" && mkdir -p "$CACHE/contexts"
+  cp -r "$HERE/images/$1" "$ctx"
+  if grep -q 'host-ca/' "$ctx/Dockerfile"; then
+    mkdir -p "$ctx/host-ca"
+    find /usr/local/share/ca-certificates -maxdepth 1 -name '*.crt' -exec cp {} "$ctx/host-ca/" \; 2>/dev/null || true
+  fi
+}
 image_hash() { # sha256 over the base image id and every file of the build context
-  local dir=$HERE/images/$1 f
+  local dir=$CACHE/contexts/$1 f
   {
     printf 'base %s\n' "$BASE_ID"
     while IFS= read -r f; do
@@ -124,13 +135,14 @@ image_hash() { # sha256 over the base image id and every file of the build conte
   } | sha256sum | cut -c1-12
 }
 for name in "${IMAGES[@]}"; do
+  stage_context "$name"
   tag=dws-$name:$(image_hash "$name")
   TAG[$name]=$tag
   if "$DOCKER" image inspect "$tag" >/dev/null 2>&1; then
     continue
   fi
   log "building $tag (log: $LOGS/build-$name.log)"
-  run_logged "$LOGS/build-$name.log" "$DOCKER" build --label dws.testbed=1 -t "$tag" "$HERE/images/$name"
+  run_logged "$LOGS/build-$name.log" "$DOCKER" build --label dws.testbed=1 -t "$tag" "$CACHE/contexts/$name"
 done
 
 # versions inside the images (recorded once per tag)
@@ -171,20 +183,33 @@ if [[ ${DWS_TESTBED_BUILD_TERRAFORM:-0} != 1 ]] && command -v terraform >/dev/nu
 elif [[ -x $CACHE/bin/terraform ]]; then
   TERRAFORM=$CACHE/bin/terraform
 else
+  command -v go >/dev/null || die "no terraform on PATH and no Go to build one"
   log "building terraform v$TF_VERSION with Go (log: $LOGS/build-terraform.log)"
   # terraform's go.mod has replace directives (so no `go install ...@v`):
   # download the module, copy the tree and build it in place
   moddir=$(go mod download -json "github.com/hashicorp/terraform@v$TF_VERSION" |
-    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p' || true)
   [[ -d $moddir ]] || die "go mod download github.com/hashicorp/terraform@v$TF_VERSION failed"
   src=$CACHE/src/terraform-$TF_VERSION
   rm -rf "$src" && mkdir -p "$CACHE/src" "$CACHE/bin"
   cp -r "$moddir" "$src" && chmod -R u+w "$src"
-  (cd "$src" && run_logged "$LOGS/build-terraform.log" go build -o "$CACHE/bin/terraform.tmp" .)
+  (
+    cd "$src"
+    # newer Go toolchains reject the obsolete `godebug tlskyber=0` line of its go.mod
+    sed -i '/^godebug tlskyber=/d' go.mod
+    # the module zip leaves out nested modules (the remote-state backends other than
+    # http/inmem, internal/legacy): drop them; the local backend is all we use
+    while read -r _ old _ new; do
+      [[ -d $new ]] || go mod edit -droprequire="$old" -dropreplace="$old"
+    done < <(grep -E '^replace [^ ]+ => \./' go.mod)
+    sed -i -E '/backend(Azure|Consul|Cos|GCS|Kubernetes|OSS|Pg|S3)[ .]/d' internal/backend/init/init.go
+    run_logged "$LOGS/build-terraform.log" go build \
+      -ldflags "-X github.com/hashicorp/terraform/version.dev=no" -o "$CACHE/bin/terraform.tmp" .
+  )
   mv "$CACHE/bin/terraform.tmp" "$CACHE/bin/terraform"
   TERRAFORM=$CACHE/bin/terraform
 fi
-log "terraform: $TERRAFORM ($("$TERRAFORM" version | head -n1))"
+log "terraform: $TERRAFORM ($(TF_CLI_CONFIG_FILE=/dev/null "$TERRAFORM" version | head -n1))"
 
 # ---------------------------------------------------------------- 6. providers
 MIRROR=$CACHE/providers
@@ -195,10 +220,11 @@ provider_install() {
   local ns=$1 type=$2 version=$3 mod=$4 modver=$5 sum=$6
   local dest=$MIRROR/registry.terraform.io/$ns/$type/$version/linux_amd64/terraform-provider-${type}_v$version
   [[ -x $dest ]] && return 0
+  command -v go >/dev/null || die "Go is needed to build provider $ns/$type"
   log "building provider $ns/$type $version from $mod@$modver (log: $LOGS/build-provider-$type.log)"
   local got
   got=$(GONOSUMDB=$mod go mod download -json "$mod@$modver" 2>&1 |
-    sed -n 's/^[[:space:]]*"Sum": "\(.*\)",*$/\1/p')
+    sed -n 's/^[[:space:]]*"Sum": "\(.*\)",*$/\1/p' || true)
   [[ $got == "$sum" ]] || die "$mod@$modver: module hash '$got' is not the pinned $sum"
   local gobin=$CACHE/tmp/gobin-$type
   rm -rf "$gobin" && mkdir -p "$gobin" "$(dirname "$dest")"
@@ -206,33 +232,37 @@ provider_install() {
   mv "$gobin/terraform-provider-$type" "$dest"
   rm -rf "$gobin"
 }
-# provider_build_src NS TYPE VERSION TARBALL SHA256: build from a source tarball
-# found in third_party/ beside this script or, failing that, in $CACHE/third_party/
-# (the script keeps a copy there)
-provider_build_src() {
-  local ns=$1 type=$2 version=$3 name=$4 sha=$5
+# provider_from_binary_or_proxy NS TYPE VERSION MODULE MODVERSION: the docker provider.
+# Used in order: the binary already in the mirror; a binary you supply in
+# DWS_DOCKER_PROVIDER_BINARY (built from the v3.6.2 tag, e.g. from a mirror you trust);
+# the Go module proxy. This repository ships no provider source.
+provider_from_binary_or_proxy() {
+  local ns=$1 type=$2 version=$3 mod=$4 modver=$5
   local dest=$MIRROR/registry.terraform.io/$ns/$type/$version/linux_amd64/terraform-provider-${type}_v$version
-  local tarball=$CACHE/third_party/$name
-  if [[ -f $HERE/third_party/$name ]] && ! cmp -s "$HERE/third_party/$name" "$tarball"; then
-    mkdir -p "$CACHE/third_party" && cp "$HERE/third_party/$name" "$tarball"
-  fi
   [[ -x $dest ]] && return 0
-  [[ -f $tarball ]] || die "source of provider $ns/$type $version not found: put $name in $HERE/third_party/"
-  log "building provider $ns/$type $version from $name (log: $LOGS/build-provider-$type.log)"
-  echo "$sha  $tarball" | sha256sum -c --quiet - || die "$tarball: sha256 mismatch"
-  local src=$CACHE/src/terraform-provider-$type-$version
-  rm -rf "$src" && mkdir -p "$src" "$(dirname "$dest")"
-  tar -C "$src" --strip-components=1 -xzf "$tarball"
-  (cd "$src" && run_logged "$LOGS/build-provider-$type.log" go build -o "$dest.tmp" .)
-  mv "$dest.tmp" "$dest"
+  mkdir -p "$(dirname "$dest")"
+  if [[ -n ${DWS_DOCKER_PROVIDER_BINARY:-} ]]; then
+    [[ -x $DWS_DOCKER_PROVIDER_BINARY ]] || die "DWS_DOCKER_PROVIDER_BINARY=$DWS_DOCKER_PROVIDER_BINARY is not an executable file"
+    log "installing provider $ns/$type $version from $DWS_DOCKER_PROVIDER_BINARY"
+    cp "$DWS_DOCKER_PROVIDER_BINARY" "$dest.tmp" && mv "$dest.tmp" "$dest"
+    return 0
+  fi
+  log "building provider $ns/$type $version from $mod@$modver (log: $LOGS/build-provider-$type.log)"
+  local gobin=$CACHE/tmp/gobin-$type
+  rm -rf "$gobin" && mkdir -p "$gobin"
+  if ! GOBIN=$gobin GONOSUMDB=$mod go install "$mod@$modver" >"$LOGS/build-provider-$type.log" 2>&1; then
+    tail -n 5 "$LOGS/build-provider-$type.log" >&2
+    die "provider $ns/$type $version: the Go module proxy did not serve $mod@$modver (see $LOGS/build-provider-$type.log; on our machines it answers 403 \"This module version is not available\"). Build terraform-provider-docker from tag v3.6.2 yourself and run again with DWS_DOCKER_PROVIDER_BINARY=/path/to/binary."
+  fi
+  mv "$gobin/terraform-provider-$type" "$dest"
+  rm -rf "$gobin"
 }
 
 # kreuzwerker/docker 3.6.2 = commit 2f20f8c3ce82 (go.mod: module
-# github.com/terraform-providers/terraform-provider-docker). The Go module proxy
-# here refuses every form of it (403 "This module version is not available"),
-# so it is built from the tag's source, kept in third_party/ (MPL-2.0).
-provider_build_src kreuzwerker docker 3.6.2 terraform-provider-docker-v3.6.2-src.tar.gz \
-  1fe3c0747f508779f34fa855c0ab1e46d0f32ffd0d01982270f7051de68eff19
+# github.com/terraform-providers/terraform-provider-docker). The module proxy here refuses
+# it in every form tried (403 "This module version is not available"): see the README.
+provider_from_binary_or_proxy kreuzwerker docker 3.6.2 \
+  github.com/terraform-providers/terraform-provider-docker v0.0.0-20250613214648-2f20f8c3ce82
 # hashicorp/random v3.7.2 = commit bc2ddb552b46; its go.mod says
 # github.com/terraform-providers/terraform-provider-random (served under that path)
 provider_install hashicorp random 3.7.2 \
@@ -259,7 +289,7 @@ cat >"$CACHE/env.sh.tmp" <<EOF
 export TF_CLI_CONFIG_FILE=$CACHE/terraformrc
 export CHECKPOINT_DISABLE=1
 export DWS_IMAGES_JSON=$CACHE/images.json
-case ":\$PATH:" in *":$tf_path_dir:"*) ;; *) export PATH=\$PATH:$tf_path_dir ;; esac
+case ":\$PATH:" in *":$tf_path_dir:"*) ;; *) export PATH=$tf_path_dir:\$PATH ;; esac
 EOF
 mv "$CACHE/env.sh.tmp" "$CACHE/env.sh"
 
@@ -267,6 +297,7 @@ mv "$CACHE/env.sh.tmp" "$CACHE/env.sh"
 if [[ ${DWS_TESTBED_SKIP_VERIFY:-0} != 1 ]]; then
   log "verifying: terraform init (offline mirror), apply, destroy"
   vdir=$(mktemp -d "$CACHE/tmp/verify.XXXXXX")
+  vnet=dws-testbed-verify-$$
   cat >"$vdir/main.tf.json" <<EOF
 {
   "terraform": {
@@ -279,7 +310,7 @@ if [[ ${DWS_TESTBED_SKIP_VERIFY:-0} != 1 ]]; then
   "provider": {"docker": [{}], "random": [{}], "tls": [{}]},
   "resource": {
     "random_password": {"p": {"length": 16}},
-    "docker_network": {"n": {"name": "dws-testbed-verify-$$"}}
+    "docker_network": {"n": {"name": "$vnet"}}
   },
   "output": {"subnet": {"value": "\${tolist(docker_network.n.ipam_config)[0].subnet}"}}
 }
@@ -292,7 +323,10 @@ EOF
     run_logged "$LOGS/verify-apply.log" "$TERRAFORM" apply -auto-approve -input=false -no-color
     log "verify: network subnet $("$TERRAFORM" output -raw subnet)"
     run_logged "$LOGS/verify-destroy.log" "$TERRAFORM" destroy -auto-approve -input=false -no-color
-  )
+  ) || {
+    "$DOCKER" network rm "$vnet" >/dev/null 2>&1 || true
+    die "verification failed (logs: $LOGS/verify-*.log)"
+  }
   rm -rf "$vdir"
 fi
 
