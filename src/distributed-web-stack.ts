@@ -1,11 +1,12 @@
 import { network } from '@cdktf/provider-docker';
-import { TerraformOutput, TerraformStack } from 'cdktf';
+import { Aspects, TerraformOutput, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { AppServerPair, AppServerPairProps, Codebase } from './app-server-pair';
 import { defaultNamePrefix, ensureDockerProvider } from './docker';
 import { LoadBalancer, LoadBalancerProps } from './load-balancer';
 import { MySqlPrimaryReplica, MySqlPrimaryReplicaProps } from './mysql-primary-replica';
+import { SecurityPolicy } from './security-policy';
 import { dockerName, imageRef, parseProps } from './validation';
 
 /** Images for every component; each defaults to a pinned official image. */
@@ -93,6 +94,8 @@ export class DistributedWebStack extends Construct {
         ...(p.images.haproxy ? { image: p.images.haproxy } : {}),
         namePrefix: prefix,
       });
+      // Secure by default: the policy checks every container of the stack at synth time.
+      Aspects.of(this).add(new SecurityPolicy());
       this.urlOutput = new TerraformOutput(this, 'url', { value: this.loadBalancer.url, description: 'Where clients reach the stack' });
       this.urlOutput.overrideLogicalId(`${prefix.replace(/[^A-Za-z0-9_]/g, '_')}_url`);
     } catch (e) {

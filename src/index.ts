@@ -4,6 +4,7 @@ export * from './load-balancer';
 export * from './app-server-pair';
 export * from './mysql-primary-replica';
 export * from './distributed-web-stack';
+export * from './security-policy';
 export { renderHaproxyConfig } from './config/haproxy';
 export type { HaproxyModel, HaproxyServer, HaproxyHealthCheck } from './config/haproxy';
 export { renderNginxConfig } from './config/nginx';

@@ -146,6 +146,33 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     expect([figures.dbFromEdge, figures.dbFromApp, figures.dbFromData]).toEqual(['unreachable', 'unreachable', 'reachable']);
   });
 
+  it('keeps serving from the other server while one app server is down, and takes it back', async () => {
+    const app1 = `${prefix}-server-1-app`;
+    docker('stop', '--time', '10', app1);
+    // Bounded: at most 150 requests, 100 ms apart; count what clients see while HAProxy ejects it
+    // (checks every 2 s, fall 3: about 6 s with the defaults; HAProxy does not retry a 502 yet).
+    let failed = 0;
+    let servedBy2InARow = 0;
+    for (let i = 0; i < 150 && servedBy2InARow < 10; i++) {
+      const r = await get(`${url}/`).catch(() => ({ status: 0, body: '' }));
+      if (r.status === 200 && JSON.parse(r.body).server === 'server-2') servedBy2InARow++;
+      else {
+        servedBy2InARow = 0;
+        if (r.status !== 200) failed++;
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    figures.failedRequestsWhileOneAppDown = failed;
+    expect(servedBy2InARow).toBe(10);
+    docker('start', app1);
+    const back = await until(async () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 4; i++) seen.add(JSON.parse((await get(`${url}/`)).body).server);
+      return seen.size === 2 ? true : undefined;
+    }, 30_000, 500);
+    expect(back).toBe(true);
+  });
+
   it('plans no change on a second deploy and replaces no container', () => {
     const ids = () => docker('ps', '-a', '--filter', `name=^${prefix}-`, '--format', '{{.Names}}={{.ID}}').split('\n').sort();
     const before = ids();
