@@ -57,6 +57,8 @@ export class DistributedWebStack extends Construct {
   readonly appServers: AppServerPair;
   readonly database: MySqlPrimaryReplica;
   readonly urlOutput: TerraformOutput;
+  /** The load balancer's certificate (PEM), when TLS is on. */
+  readonly certificateOutput?: TerraformOutput;
 
   constructor(scope: Construct, id: string, props: DistributedWebStackProps) {
     const path = `${scope.node.path ? `${scope.node.path}/` : ''}${id}`;
@@ -97,7 +99,13 @@ export class DistributedWebStack extends Construct {
       // Secure by default: the policy checks every container of the stack at synth time.
       Aspects.of(this).add(new SecurityPolicy());
       this.urlOutput = new TerraformOutput(this, 'url', { value: this.loadBalancer.url, description: 'Where clients reach the stack' });
-      this.urlOutput.overrideLogicalId(`${prefix.replace(/[^A-Za-z0-9_]/g, '_')}_url`);
+      const outputId = prefix.replace(/[^A-Za-z0-9_]/g, '_');
+      this.urlOutput.overrideLogicalId(`${outputId}_url`);
+      if (this.loadBalancer.certificatePem !== undefined) {
+        // Public, so clients can trust a self-signed certificate.
+        this.certificateOutput = new TerraformOutput(this, 'certificate', { value: this.loadBalancer.certificatePem, description: 'The load balancer certificate (PEM)' });
+        this.certificateOutput.overrideLogicalId(`${outputId}_certificate`);
+      }
     } catch (e) {
       // Nothing half-made: a child's validation error removes the whole stack from the tree,
       // and the default providers it added.

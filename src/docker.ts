@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { container, provider } from '@cdktf/provider-docker';
 import { provider as randomProvider } from '@cdktf/provider-random';
+import { provider as tlsProvider } from '@cdktf/provider-tls';
 import { TerraformProvider, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
 
@@ -51,6 +52,10 @@ function ensureProvider(scope: Construct, type: string, create: (stack: Terrafor
 
 export function ensureDockerProvider(scope: Construct): void {
   ensureProvider(scope, 'docker', (stack) => new provider.DockerProvider(stack, 'docker'));
+}
+
+export function ensureTlsProvider(scope: Construct): void {
+  ensureProvider(scope, 'tls', (stack) => new tlsProvider.TlsProvider(stack, 'tls'));
 }
 
 export function ensureRandomProvider(scope: Construct): void {

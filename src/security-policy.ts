@@ -10,6 +10,7 @@ export const POLICY_RULES = {
   'DWS-CAP-1': 'A container adds a capability beyond the allowed set',
   'DWS-SECRET-1': 'A secret is passed in plain environment (pass a file and its path in NAME_FILE instead)',
   'DWS-HOST-1': 'A container shares the host network or mounts the Docker socket',
+  'DWS-TLS-1': 'A load balancer serves plain HTTP only (TLS is off)',
 } as const;
 export type PolicyRuleId = keyof typeof POLICY_RULES;
 
@@ -88,6 +89,8 @@ export class SecurityPolicy implements IAspect {
       if (admin || role?.startsWith('database')) out.push(['DWS-PORT-1', `${name} publishes port ${p.internal}${admin ? ` (${admin})` : ''}`]);
       if (p.ip === undefined || p.ip === '') out.push(['DWS-PORT-2', `${name} publishes port ${p.internal} without an address`]);
     }
+    const tls = (c.labels ?? []).find((l: any) => l.label === 'dws.tls')?.value as string | undefined;
+    if (role === 'load-balancer' && tls === 'off') out.push(['DWS-TLS-1', `${name} has TLS off`]);
     if (c.privileged === true) out.push(['DWS-PRIV-1', `${name} is privileged`]);
     for (const cap of c.capabilities?.add ?? []) {
       if (!this.allowedCapabilities.has(cap)) out.push(['DWS-CAP-1', `${name} adds ${cap}`]);

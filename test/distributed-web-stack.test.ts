@@ -29,7 +29,10 @@ describe('DistributedWebStack', () => {
   it('publishes ports on the load balancer only, on an explicit address', () => {
     const publishing = containers.filter((c) => c.ports?.length);
     expect(publishing.map((c) => c.name)).toEqual(['test-lb']);
-    expect(publishing[0].ports).toEqual([{ internal: 80, external: 8080, ip: '127.0.0.1', protocol: 'tcp' }]);
+    expect(publishing[0].ports).toEqual([
+      { internal: 80, external: 8080, ip: '127.0.0.1', protocol: 'tcp' },
+      { internal: 443, external: 8443, ip: '127.0.0.1', protocol: 'tcp' },
+    ]);
   });
 
   it('puts the databases on the internal data network only', () => {
@@ -60,7 +63,10 @@ describe('DistributedWebStack', () => {
   });
 
   it('outputs the URL and exposes every part', () => {
-    expect(tf.output).toEqual({ test_url: { value: 'http://127.0.0.1:8080/', description: 'Where clients reach the stack' } });
+    expect(tf.output).toEqual({
+      test_url: { value: 'https://127.0.0.1:8443/', description: 'Where clients reach the stack' },
+      test_certificate: { value: expect.stringMatching(/^\$\{tls_self_signed_cert\.[^}]+\.cert_pem\}$/), description: 'The load balancer certificate (PEM)' },
+    });
     expect(web.loadBalancer.container).toBeDefined();
     expect(web.appServers.servers).toHaveLength(2);
     expect(web.database.replica.container).toBeDefined();

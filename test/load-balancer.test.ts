@@ -15,7 +15,11 @@ describe('LoadBalancer', () => {
     });
     expect(json).toHaveResourceWithProperties(container.Container, {
       name: 'test-lb',
-      ports: [{ internal: 80, external: 8080, ip: '127.0.0.1', protocol: 'tcp' }],
+      ports: [
+        { internal: 80, external: 8080, ip: '127.0.0.1', protocol: 'tcp' },
+        { internal: 443, external: 8443, ip: '127.0.0.1', protocol: 'tcp' },
+      ],
+      user: 'root',
       entrypoint: ['haproxy', '-W', '-db', '-f', CONFIG],
       stop_signal: 'SIGUSR1',
       restart: 'unless-stopped',
@@ -35,8 +39,7 @@ describe('LoadBalancer', () => {
       new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')], statsPort: 9000 });
     });
     const lb = byName(tf, 'docker_container', 'test-lb');
-    expect(lb.ports).toHaveLength(1);
-    expect(lb.ports[0].internal).toBe(80);
+    expect(lb.ports.map((p: any) => p.internal)).toEqual([80, 443]);
     const cfg = uploaded(lb, CONFIG);
     const stats = cfg.slice(cfg.indexOf('frontend stats'), cfg.indexOf('\nbackend app'));
     expect(stats).toContain('bind :9000');
@@ -116,9 +119,61 @@ describe('LoadBalancer', () => {
       new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')] });
       new LoadBalancer(stack, 'lb2', { networks: [testNetwork(stack, 'n2')], targets: [target('b')], namePrefix: 'other' });
     });
-    expect(Object.keys(tf.provider ?? {})).toEqual(['docker']);
+    expect(Object.keys(tf.provider ?? {}).sort()).toEqual(['docker', 'tls']);
     expect((tf.provider as any).docker).toHaveLength(1);
     expect(resources(tf, 'docker_container').map((c) => c.name).sort()).toEqual(['other-lb', 'test-lb']);
+  });
+});
+
+describe('LoadBalancer TLS', () => {
+  it('by default generates a self-signed certificate and serves HTTPS, HTTP redirecting to it', () => {
+    const { tf } = synthStack((stack) => {
+      const lb = new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')], publish: { address: '10.0.0.5', httpPort: 80, httpsPort: 443 } });
+      expect(lb.url).toBe('https://10.0.0.5:443/');
+    });
+    expect(resources(tf, 'tls_private_key')).toEqual([{ algorithm: 'ECDSA', ecdsa_curve: 'P256' }]);
+    expect(resources(tf, 'tls_self_signed_cert')[0]).toMatchObject({
+      dns_names: ['localhost'],
+      ip_addresses: ['10.0.0.5'],
+      validity_period_hours: 2160,
+      subject: [{ common_name: 'localhost' }],
+    });
+    const lb = byName(tf, 'docker_container', 'test-lb');
+    const pem = lb.upload.find((u: any) => u.file === '/usr/local/etc/haproxy/certs/site.pem');
+    expect(pem.content).toMatch(/^\$\{tls_self_signed_cert\.[^}]+\.cert_pem\}\n\$\{tls_private_key\.[^}]+\.private_key_pem\}$/);
+    expect(pem.permissions).toBe('0600');
+    const cfg = uploaded(lb, CONFIG);
+    expect(cfg).toContain('  bind :443 ssl crt /usr/local/etc/haproxy/certs/site.pem alpn h2,http/1.1\n');
+    expect(cfg).toContain('http-request redirect location https://%[req.hdr(host),field(1,:)]%[capture.req.uri] code 308 unless { ssl_fc }');
+    expect(cfg).toContain('ssl-default-bind-options prefer-client-ciphers ssl-min-ver TLSv1.2 no-tls-tickets');
+    expect(cfg).toContain('  user haproxy\n  group haproxy\n');
+  });
+
+  it('names the HTTPS port in the redirect when it is not 443', () => {
+    const { tf } = synthStack((stack) => {
+      new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')] });
+    });
+    expect(uploaded(byName(tf, 'docker_container', 'test-lb'), CONFIG)).toContain('https://%[req.hdr(host),field(1,:)]:8443%[capture.req.uri] code 308');
+  });
+
+  it('takes a certificate you bring, and generates nothing', () => {
+    const { tf } = synthStack((stack) => {
+      new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')], tls: { certificatePem: '${var.cert}', privateKeyPem: '${var.key}' } });
+    });
+    expect(resources(tf, 'tls_self_signed_cert')).toEqual([]);
+    expect(byName(tf, 'docker_container', 'test-lb').upload[1]).toMatchObject({ content: '${var.cert}\n${var.key}', permissions: '0600' });
+  });
+
+  it('with tls: false, serves HTTP only and says so in a label', () => {
+    let url = '';
+    const { tf } = synthStack((stack) => {
+      url = new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')], tls: false }).url;
+    });
+    const lb = byName(tf, 'docker_container', 'test-lb');
+    expect(url).toBe('http://127.0.0.1:8080/');
+    expect(lb.ports).toHaveLength(1);
+    expect(lb.labels).toContainEqual({ label: 'dws.tls', value: 'off' });
+    expect(uploaded(lb, CONFIG)).not.toContain('ssl');
   });
 });
 

@@ -1,4 +1,5 @@
 import { container, provider } from '@cdktf/provider-docker';
+import { provider as tlsProvider } from '@cdktf/provider-tls';
 import { Aspects, Testing, TerraformStack } from 'cdktf';
 import { describe, expect, it } from 'vitest';
 import { DistributedWebStack, POLICY_RULES, SecurityPolicy, ValidationError } from '../src';
@@ -8,6 +9,7 @@ function errorsOf(build: (stack: TerraformStack) => void): string[] {
   const app = Testing.app();
   const stack = new TerraformStack(app, 'test');
   new provider.DockerProvider(stack, 'docker');
+  new tlsProvider.TlsProvider(stack, 'tls');
   build(stack);
   try {
     app.synth();
@@ -56,6 +58,15 @@ describe('SecurityPolicy', () => {
     expect(withPolicy(props as Partial<container.ContainerConfig>)).toEqual([]);
   });
 
+  it('DWS-TLS-1 fails a load balancer with TLS off, unless suppressed', () => {
+    const build = (suppress: boolean) => (stack: TerraformStack) => {
+      const web = new DistributedWebStack(stack, 'web', { codebase: { image: 'shop:1' }, loadBalancer: { tls: false } });
+      if (suppress) SecurityPolicy.suppress(web.loadBalancer, 'DWS-TLS-1', 'TLS ends at the corporate proxy in front of this host');
+    };
+    expect(errorsOf(build(false))).toEqual([expect.stringMatching(/^\[test\/web\/LoadBalancer\/Resource\] \[DWS-TLS-1\] test-lb has TLS off\./)]);
+    expect(errorsOf(build(true))).toEqual([]);
+  });
+
   it('takes the allowed capabilities as a prop', () => {
     expect(withPolicy({ capabilities: { add: ['CAP_NET_ADMIN'] } }, new SecurityPolicy({ allowedCapabilities: ['NET_ADMIN'] }))).toEqual([]);
     expect(withPolicy({ capabilities: { add: ['CAP_CHOWN'] } }, new SecurityPolicy({ allowedCapabilities: ['NET_ADMIN'] }))).toHaveLength(1);
@@ -93,7 +104,7 @@ describe('SecurityPolicy', () => {
     const errors = errorsOf((stack) => {
       const web = new DistributedWebStack(stack, 'web', { codebase: { image: 'shop:1' } });
       web.loadBalancer.container.addOverride('ports', [
-        { internal: 80, external: 8080, ip: '127.0.0.1' },
+        { internal: 443, external: 8443, ip: '127.0.0.1' },
         { internal: 8404, external: 8404, ip: '127.0.0.1' },
       ]);
       new container.Container(web, 'Sidecar', { name: 'sidecar', image: 'busybox', env: ['DB_PASSWORD=literal'] });

@@ -3,7 +3,8 @@
 // Environment (all optional), for hosts without Docker Hub, e.g. a private registry mirror:
 //   DWS_IMAGES_JSON   a JSON file {"haproxy","nginx","node","mysql","mariadb"} of image names
 //   DWS_DB_ENGINE     "mysql" (default) or "mariadb"
-//   DWS_PUBLISH_PORT  host port on 127.0.0.1 (default 8080)
+//   DWS_HTTP_PORT     host port on 127.0.0.1 for HTTP, which redirects to HTTPS (default 8080)
+//   DWS_HTTPS_PORT    host port on 127.0.0.1 for HTTPS (default 8443; a self-signed certificate)
 //   DWS_NAME_PREFIX   container name prefix (default "basic")
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,7 +33,9 @@ class BasicStack extends TerraformStack {
         buildArgs: images.node ? { BASE_IMAGE: images.node } : {},
       },
       images: { haproxy: images.haproxy, nginx: images.nginx, database: images[engine] },
-      loadBalancer: { publish: { address: '127.0.0.1', port: Number(process.env.DWS_PUBLISH_PORT ?? 8080) } },
+      loadBalancer: {
+        publish: { address: '127.0.0.1', httpPort: Number(process.env.DWS_HTTP_PORT ?? 8080), httpsPort: Number(process.env.DWS_HTTPS_PORT ?? 8443) },
+      },
       database: { engine },
     });
   }

@@ -14,9 +14,23 @@ export interface HaproxyHealthCheck {
   readonly rise: number;
 }
 
-export interface HaproxyModel {
-  /** Port the public frontend binds inside the container. */
+/** HTTPS on the public frontend (Mozilla "intermediate": TLS 1.2/1.3, ECDHE AEAD suites). */
+export interface HaproxyTls {
+  /** Certificate chain followed by the private key, in one PEM file. */
+  readonly pemPath: string;
+  /** Port the HTTPS frontend binds inside the container. */
   readonly listenPort: number;
+  /** The HTTPS port clients use (published), for the redirect's Location. */
+  readonly publicPort: number;
+}
+
+export interface HaproxyModel {
+  /** Port the public (HTTP) frontend binds inside the container. */
+  readonly listenPort: number;
+  /** HTTPS; undefined serves plain HTTP only. */
+  readonly tls: HaproxyTls | undefined;
+  /** Unprivileged user HAProxy drops to after reading its certificate as root. */
+  readonly runAsUser: string | undefined;
   /** Port of the statistics, metrics and health frontend (never published). */
   readonly statsPort: number;
   readonly healthCheck: HaproxyHealthCheck;
@@ -37,6 +51,8 @@ export function renderHaproxyConfig(m: HaproxyModel): string {
     // Graceful stop (SIGUSR1) and reloads must not hang forever on long-lived connections.
     '  hard-stop-after 30s',
     '  stats socket /tmp/haproxy.sock mode 600 level admin',
+    ...(m.runAsUser ? [`  user ${m.runAsUser}`, `  group ${m.runAsUser}`] : []),
+    ...(m.tls ? TLS_GLOBALS : []),
     '',
     // Backends are container names: re-resolve them so a replaced container is found again.
     'resolvers docker',
@@ -65,6 +81,7 @@ export function renderHaproxyConfig(m: HaproxyModel): string {
     '',
     'frontend public',
     `  bind :${m.listenPort}`,
+    ...(m.tls ? tlsFrontend(m.tls) : []),
     '  default_backend app',
     '',
     // Statistics, Prometheus metrics and the container's own health: never on the public port.
@@ -87,4 +104,22 @@ export function renderHaproxyConfig(m: HaproxyModel): string {
     ...m.servers.map((s) => `  server ${s.name} ${s.host}:${s.port}`),
   ];
   return lines.join('\n') + '\n';
+}
+
+// Mozilla "intermediate" (guidelines 5.x): TLS 1.2 and 1.3, the six ECDHE AEAD suites, no tickets.
+const TLS_GLOBALS = [
+  '  ssl-default-bind-curves X25519:prime256v1:secp384r1',
+  '  ssl-default-bind-ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305',
+  '  ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256',
+  '  ssl-default-bind-options prefer-client-ciphers ssl-min-ver TLSv1.2 no-tls-tickets',
+];
+
+function tlsFrontend(tls: HaproxyTls): string[] {
+  // Keep the host the client used; name the HTTPS port unless it is the default one.
+  const port = tls.publicPort === 443 ? '' : `:${tls.publicPort}`;
+  return [
+    `  bind :${tls.listenPort} ssl crt ${tls.pemPath} alpn h2,http/1.1`,
+    `  http-request redirect location https://%[req.hdr(host),field(1,:)]${port}%[capture.req.uri] code 308 unless { ssl_fc }`,
+    '  http-response set-header Strict-Transport-Security "max-age=63072000; includeSubDomains" if { ssl_fc }',
+  ];
 }

@@ -1,9 +1,13 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HaproxyModel, renderHaproxyConfig } from '../../src';
 import { run, tempFile } from './real-programs';
 
 const model: HaproxyModel = {
   listenPort: 80,
+  tls: undefined,
+  runAsUser: 'haproxy',
   statsPort: 8404,
   healthCheck: { path: '/healthz', expectStatus: 200, intervalSeconds: 2, timeoutSeconds: 2, fall: 3, rise: 2 },
   servers: [
@@ -45,6 +49,20 @@ describe('renderHaproxyConfig, checked by haproxy -c', () => {
     expect(check(renderHaproxyConfig({ ...model, servers: [] })).status).toBe(0);
     const many = Array.from({ length: 4 }, (_, i) => ({ name: `s${i}`, host: `host-${i}`, port: 8000 + i }));
     expect(check(renderHaproxyConfig({ ...model, servers: many })).status).toBe(0);
+  });
+
+  it('with TLS on a real certificate: HAProxy accepts it without warnings', () => {
+    const dir = dirname(tempFile('x', ''));
+    const pem = join(dir, 'site.pem');
+    const made = run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost']);
+    expect(made.status, made.stderr).toBe(0);
+    writeFileSync(pem, readFileSync(join(dir, 'cert.pem'), 'utf8') + '\n' + readFileSync(join(dir, 'key.pem'), 'utf8'));
+    const cfg = renderHaproxyConfig({ ...model, tls: { pemPath: pem, listenPort: 443, publicPort: 8443 } });
+    const r = check(cfg);
+    expect(r.status, r.output).toBe(0);
+    expect(r.warnings).toEqual([]);
+    // And without the certificate, HAProxy refuses to start: the check can fail.
+    expect(check(cfg.replace(pem, join(dir, 'missing.pem'))).status).not.toBe(0);
   });
 
   it('is a check that can fail: HAProxy rejects a broken config', () => {

@@ -1,23 +1,27 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Deployment, REPO, docker, get, images, leftovers, removeLeftovers, sh, until } from './harness';
+import { Deployment, REPO, docker, handshake, images, leftovers, removeLeftovers, request, sh, until } from './harness';
 
 // `cdktf deploy` of examples/basic onto the local Docker engine, checked from outside as a user
 // would, then destroyed. Once per engine. Figures go to the log and test/e2e/.work/<engine>.json.
 const engines = [
-  { engine: 'mysql', port: 18080, client: 'mysql' },
-  { engine: 'mariadb', port: 18081, client: 'mariadb' },
+  { engine: 'mysql', httpPort: 18080, port: 18443, client: 'mysql' },
+  { engine: 'mariadb', httpPort: 18081, port: 18444, client: 'mariadb' },
 ] as const;
 
-describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ engine, port, client }) => {
+describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ engine, httpPort, port, client }) => {
   const prefix = `e2e-${engine}`;
-  const url = `http://127.0.0.1:${port}`;
+  const url = `https://127.0.0.1:${port}`;
   const deployment = new Deployment(engine, {
     DWS_DB_ENGINE: engine,
     DWS_NAME_PREFIX: prefix,
-    DWS_PUBLISH_PORT: String(port),
+    DWS_HTTP_PORT: String(httpPort),
+    DWS_HTTPS_PORT: String(port),
   });
+  // The stack's self-signed certificate, from its outputs: what a client must trust.
+  let ca = '';
+  const get = (u: string, init: { method?: string } = {}) => request(u, { ...init, ca });
   const figures: Record<string, unknown> = { engine };
   const primary = `${prefix}-db-primary`;
   const replica = `${prefix}-db-replica`;
@@ -31,6 +35,10 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     removeLeftovers(prefix);
     const { seconds } = deployment.deploy();
     figures.deploySeconds = seconds;
+    const outputs = deployment.outputs();
+    ca = outputs.web.certificate;
+    expect(outputs.web.url).toBe(`${url}/`);
+    expect(ca).toMatch(/^-----BEGIN CERTIFICATE-----/);
     console.log(`[${engine}] cdktf deploy to all healthy: ${seconds.toFixed(1)} s`);
   });
 
@@ -64,12 +72,32 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     for (let i = 1; i < servers.length; i++) expect(servers[i]).not.toBe(servers[i - 1]);
   });
 
+  it('redirects HTTP to HTTPS with 308 and sets HSTS', async () => {
+    const r = await request(`http://127.0.0.1:${httpPort}/hello.txt?x=1`);
+    expect(r.status).toBe(308);
+    expect(r.headers.location).toBe(`https://127.0.0.1:${port}/hello.txt?x=1`);
+    const s = await get(`${url}/`);
+    expect(s.headers['strict-transport-security']).toBe('max-age=63072000; includeSubDomains');
+  });
+
+  it('speaks TLS 1.2 and 1.3 with ECDHE AEAD suites and ALPN h2 only; refuses TLS 1.1 and CBC suites', async () => {
+    const tls13 = await handshake(port, { ca, ALPNProtocols: ['h2', 'http/1.1'] });
+    expect(tls13).toMatchObject({ ok: true, protocol: 'TLSv1.3', alpn: 'h2' });
+    const tls12 = await handshake(port, { ca, maxVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'] });
+    expect(tls12).toMatchObject({ ok: true, protocol: 'TLSv1.2', alpn: 'http/1.1', cipher: 'ECDHE-ECDSA-AES128-GCM-SHA256' });
+    const tls11 = await handshake(port, { ca, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' });
+    expect(tls11.ok).toBe(false);
+    const cbc = await handshake(port, { ca, maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA' });
+    expect(cbc.ok).toBe(false);
+    figures.tls = { tls13: tls13.cipher, tls12: tls12.cipher, tls11: tls11.error, cbc: cbc.error };
+  });
+
   it('serves static files from Nginx, not the app', async () => {
     const r = await get(`${url}/hello.txt`);
     expect(r.status).toBe(200);
     expect(r.body).toBe(readFileSync(join(REPO, 'examples', 'app', 'public', 'hello.txt'), 'utf8'));
-    expect(r.headers.get('x-app-server')).toBeNull();
-    expect(r.headers.get('etag')).toMatch(/^"[0-9a-f]+-[0-9a-f]+"$/); // nginx's static-file ETag
+    expect(r.headers['x-app-server']).toBeUndefined();
+    expect(r.headers.etag).toMatch(/^"[0-9a-f]+-[0-9a-f]+"$/); // nginx's static-file ETag
   });
 
   it('writes through the app to the primary and reads it back through the replica within 1 s', async () => {
@@ -129,8 +157,12 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
   it('publishes no database port, and the databases are unreachable from the edge network', () => {
     const published = docker('ps', '--filter', `name=^${prefix}-`, '--format', '{{.Names}} {{.Ports}}')
       .split('\n')
-      .filter((l) => l.includes('->'));
-    expect(published).toEqual([`${prefix}-lb 127.0.0.1:${port}->80/tcp`]);
+      .filter((l) => l.includes('->'))
+      .map((l) => {
+        const [name, ...ports] = l.split(' ');
+        return `${name} ${ports.join(' ').split(', ').sort().join(', ')}`;
+      });
+    expect(published).toEqual([`${prefix}-lb 127.0.0.1:${httpPort}->80/tcp, 127.0.0.1:${port}->443/tcp`]);
     for (const db of [primary, replica]) {
       // Exposed ports may exist (the official image EXPOSEs 3306); none may be bound on the host.
       expect(docker('inspect', '--format', '{{len .HostConfig.PortBindings}}|{{range $p, $b := .NetworkSettings.Ports}}{{if $b}}{{$p}} {{end}}{{end}}', db)).toBe('0|');
@@ -154,7 +186,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     let failed = 0;
     let servedBy2InARow = 0;
     for (let i = 0; i < 150 && servedBy2InARow < 10; i++) {
-      const r = await get(`${url}/`).catch(() => ({ status: 0, body: '' }));
+      const r = await get(`${url}/`).catch(() => ({ status: 0, body: '', headers: {} }));
       if (r.status === 200 && JSON.parse(r.body).server === 'server-2') servedBy2InARow++;
       else {
         servedBy2InARow = 0;

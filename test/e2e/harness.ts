@@ -1,6 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { join, resolve } from 'node:path';
+import * as tls from 'node:tls';
 
 export const REPO = resolve(__dirname, '..', '..');
 const CACHE = process.env.DWS_TESTBED_CACHE ?? '/var/cache/dws-testbed';
@@ -60,7 +63,12 @@ export class Deployment {
   }
 
   deploy() {
-    return this.cdktf('deploy', '--auto-approve', '--skip-provider-lock');
+    return this.cdktf('deploy', '--auto-approve', '--skip-provider-lock', '--outputs-file', join(this.dir, 'outputs.json'));
+  }
+
+  /** The stack's outputs after a deploy, nested by construct as cdktf writes them: outputs().web.url. */
+  outputs(): Record<string, Record<string, string>> {
+    return JSON.parse(readFileSync(join(this.dir, 'outputs.json'), 'utf8')).basic;
   }
 
   destroy() {
@@ -95,10 +103,42 @@ export function removeLeftovers(prefix: string): void {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** GET through the published port; bounded by a timeout. */
-export async function get(url: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: string }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) });
-  return { status: res.status, headers: res.headers, body: await res.text() };
+export interface Response {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** One request through a published port, trusting `ca` for HTTPS; bounded by a 5 s timeout. */
+export function request(url: string, opts: { method?: string; ca?: string; agent?: http.Agent } = {}): Promise<Response> {
+  const u = new URL(url);
+  const mod = u.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(u, { method: opts.method ?? 'GET', ca: opts.ca, agent: opts.agent, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A TLS handshake with chosen limits; resolves to what was negotiated or the error. */
+export function handshake(port: number, opts: tls.ConnectionOptions): Promise<{ ok: boolean; protocol?: string | null; alpn?: string | false | null; cipher?: string; error?: string }> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, timeout: 5000, ...opts }, () => {
+      resolve({ ok: true, protocol: socket.getProtocol(), alpn: socket.alpnProtocol, cipher: socket.getCipher().name });
+      socket.end();
+    });
+    socket.on('error', (e) => resolve({ ok: false, error: e.message }));
+    socket.on('timeout', () => {
+      socket.destroy();
+      resolve({ ok: false, error: 'timeout' });
+    });
+  });
 }
 
 /** Polls until fn returns a value (bounded in count and time). */
