@@ -29,7 +29,10 @@ describe('LoadBalancer', () => {
     expect(cfg).toContain('  balance roundrobin\n');
     expect(cfg).toContain('  http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host localhost\n');
     expect(cfg).toContain('  http-check expect status 200\n');
-    expect(cfg).toContain('  default-server check inter 2s fall 3 rise 2 resolvers docker init-addr last,libc,none resolve-prefer ipv4\n');
+    expect(cfg).toContain('  default-server check inter 2s fall 3 rise 2 observe layer7 error-limit 3 on-error mark-down slowstart 10s resolvers docker init-addr last,libc,none resolve-prefer ipv4\n');
+    expect(cfg).toContain('  retry-on conn-failure empty-response response-timeout 502 503 504\n');
+    expect(cfg).toContain('  option redispatch 1\n');
+    expect(cfg).toContain('  http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS\n');
     expect(cfg).toContain('  server a a:80\n  server b b:80\n');
     expect(cfg).toContain('nameserver docker 127.0.0.11:53');
   });

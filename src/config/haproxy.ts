@@ -70,8 +70,11 @@ export function renderHaproxyConfig(m: HaproxyModel): string {
     '  option httplog',
     '  option dontlognull',
     '  option forwardfor',
-    '  option redispatch',
+    // A failed attempt is retried on the other server: connection errors, and for idempotent
+    // requests also empty responses, timeouts and 502/503/504 (a POST is never replayed).
+    '  option redispatch 1',
     '  retries 3',
+    '  retry-on conn-failure empty-response response-timeout 502 503 504',
     `  timeout connect ${m.timeouts.connectSeconds}s`,
     `  timeout client ${m.timeouts.clientSeconds}s`,
     `  timeout server ${m.timeouts.serverSeconds}s`,
@@ -97,10 +100,13 @@ export function renderHaproxyConfig(m: HaproxyModel): string {
     '',
     'backend app',
     '  balance roundrobin',
+    '  http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS',
     '  option httpchk',
     `  http-check send meth GET uri ${hc.path} ver HTTP/1.1 hdr Host localhost`,
     `  http-check expect status ${hc.expectStatus}`,
-    `  default-server check inter ${hc.intervalSeconds}s fall ${hc.fall} rise ${hc.rise} resolvers docker init-addr last,libc,none resolve-prefer ipv4`,
+    // Passive checks too: layer-7 errors seen on live traffic take a server out before the
+    // active checks would; a server that comes back gets traffic gradually.
+    `  default-server check inter ${hc.intervalSeconds}s fall ${hc.fall} rise ${hc.rise} observe layer7 error-limit 3 on-error mark-down slowstart 10s resolvers docker init-addr last,libc,none resolve-prefer ipv4`,
     ...m.servers.map((s) => `  server ${s.name} ${s.host}:${s.port}`),
   ];
   return lines.join('\n') + '\n';
