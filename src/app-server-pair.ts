@@ -4,7 +4,7 @@ import { Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { renderNginxConfig } from './config/nginx';
-import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, healthcheck, shortHash, terraformLiteral } from './docker';
+import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, hardening, memoryLimit, healthcheck, shortHash, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, hashDirectory, isDirectory, registryImage } from './images';
 import { ILoadBalancerTarget, LoadBalancerServer } from './load-balancer';
@@ -50,6 +50,10 @@ export interface AppServerPairProps {
   readonly clientMaxBodySize?: string;
   /** @default 60 */
   readonly proxyReadTimeoutSeconds?: number;
+  /** Memory limit of each app container. @default 512 */
+  readonly appMemoryMb?: number;
+  /** Memory limit of each Nginx container. @default 128 */
+  readonly nginxMemoryMb?: number;
   /** Container names start with this. @default the stack's id */
   readonly namePrefix?: string;
 }
@@ -85,6 +89,8 @@ const schema = z.strictObject({
   nginxImage: imageRef.default(DEFAULT_IMAGES.nginx),
   clientMaxBodySize: z.string().regex(/^\d+[kKmMgG]?$/, { error: 'must be a size such as "10m"' }).default('10m'),
   proxyReadTimeoutSeconds: intBetween(1, 3600).default(60),
+  appMemoryMb: intBetween(16, 1_048_576).default(512),
+  nginxMemoryMb: intBetween(16, 1_048_576).default(128),
   namePrefix: dockerName.optional(),
 });
 
@@ -195,6 +201,9 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
           produce: () => Object.entries({ ...Object.fromEntries(this.environment), ...fixedEnv }).map(([k, v]) => `${k}=${v}`).sort(),
         }),
         upload: db ? [{ file: DB_PASSWORD_FILE, content: db.password, permissions: '0444' }] : undefined,
+        // The app needs no capability (run it as a non-root user in its image).
+        ...hardening([]),
+        ...memoryLimit(p.appMemoryMb),
         networksAdvanced: appNetworks.map((n) => ({ name: n.name, aliases: [appHost] })),
         restart: 'unless-stopped',
         destroyGraceSeconds: 30,
@@ -217,6 +226,10 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
         image: this.nginxImage.imageId,
         entrypoint: ['nginx', '-g', 'daemon off;', '-c', NGINX_CONFIG],
         upload: [{ file: NGINX_CONFIG, content: terraformLiteral(nginxConfig) }],
+        // The master (root) binds :80, creates its temp dirs for the workers and drops them
+        // to an unprivileged user.
+        ...hardening(['CHOWN', 'SETUID', 'SETGID', 'NET_BIND_SERVICE']),
+        ...memoryLimit(p.nginxMemoryMb),
         networksAdvanced: [{ name: (p.network as network.Network).name, aliases: [nginxHost] }],
         restart: 'unless-stopped',
         stopSignal: 'SIGQUIT', // graceful: in-flight requests finish

@@ -4,7 +4,7 @@ import { Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { renderHaproxyConfig, HaproxyServer } from './config/haproxy';
-import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, ensureTlsProvider, healthcheck, terraformLiteral } from './docker';
+import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, ensureTlsProvider, hardening, memoryLimit, healthcheck, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, registryImage } from './images';
 import { dockerName, imageRef, intBetween, parseProps } from './validation';
@@ -86,6 +86,8 @@ export interface LoadBalancerProps {
   readonly timeouts?: { readonly connectSeconds?: number; readonly clientSeconds?: number; readonly serverSeconds?: number };
   /** @default 4096 */
   readonly maxConnections?: number;
+  /** Memory limit of the container. @default 256 */
+  readonly memoryMb?: number;
   /** @default "haproxy:3.0" */
   readonly image?: string;
   /** Container names start with this. @default the stack's id */
@@ -140,6 +142,7 @@ const schema = z.strictObject({
     })
     .default({ connectSeconds: 5, clientSeconds: 30, serverSeconds: 30 }),
   maxConnections: intBetween(1, 1_000_000).default(4096),
+  memoryMb: intBetween(16, 1_048_576).default(256),
   image: imageRef.default(DEFAULT_IMAGES.haproxy),
   namePrefix: dockerName.optional(),
 });
@@ -242,8 +245,12 @@ export class LoadBalancer extends Construct {
       image: this.image.imageId,
       // Master-worker mode: USR2 reloads without dropping connections; no image entrypoint needed.
       entrypoint: ['haproxy', '-W', '-db', '-f', CONFIG_PATH],
-      // Started as root so it can read the root-only key; workers drop to the haproxy user.
+      // Started as root so it can read the root-only key; workers drop to the haproxy user
+      // (SETUID/SETGID). NET_BIND_SERVICE for 80/443 on engines that do not lower
+      // ip_unprivileged_port_start.
       user: 'root',
+      ...hardening(['SETUID', 'SETGID', 'NET_BIND_SERVICE']),
+      ...memoryLimit(p.memoryMb),
       upload: [
         { file: CONFIG_PATH, content: config },
         // Chain, then key: one file, as HAProxy reads it.

@@ -11,7 +11,7 @@ import {
   renderDbEntrypoint,
   renderMyCnf,
 } from './config/mysql';
-import { defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, healthcheck, terraformLiteral } from './docker';
+import { defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, hardening, memoryLimit, healthcheck, terraformLiteral } from './docker';
 import { DEFAULT_IMAGES, registryImage } from './images';
 import { dockerName, imageRef, intBetween, parseProps, sqlIdentifier } from './validation';
 
@@ -49,6 +49,8 @@ export interface MySqlPrimaryReplicaProps {
   readonly serverIdBase?: number;
   /** Extra [mysqld] settings for both servers, e.g. { innodb_buffer_pool_size: "256M" }. @default none */
   readonly settings?: Record<string, string | number | boolean>;
+  /** Memory limit of each server's container. @default 1024 */
+  readonly memoryMb?: number;
   /** Container and volume names start with this. @default the stack's id */
   readonly namePrefix?: string;
 }
@@ -67,6 +69,7 @@ const schema = z.strictObject({
     .record(z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: 'must be an option name such as "innodb_buffer_pool_size"' }), settingValue)
     .refine((r) => Object.values(r).every((v) => !/[\n\r]/.test(String(v))), { error: 'values must be on one line' })
     .default({}),
+  memoryMb: intBetween(256, 1_048_576).default(1024),
   namePrefix: dockerName.optional(),
 });
 
@@ -156,6 +159,10 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
         ],
         networksAdvanced: [{ name: this.network.name, aliases: [host] }],
         mounts: [{ type: 'volume', source: vol.name, target: DB_PATHS.dataDir }],
+        // The entrypoint (root) prepares the mysql-owned data directory, then the server drops
+        // to the mysql user: CHOWN, DAC_OVERRIDE and FOWNER for the first, SETUID/SETGID for it.
+        ...hardening(['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID']),
+        ...memoryLimit(p.memoryMb),
         restart: 'unless-stopped',
         destroyGraceSeconds: 60,
         healthcheck: hc.healthcheck,

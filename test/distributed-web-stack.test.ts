@@ -57,6 +57,25 @@ describe('DistributedWebStack', () => {
     expect(uploaded(byName(tf, 'docker_container', 'test-db-replica'), DB_PATHS.config)).toMatch(/^super_read_only = ON$/m);
   });
 
+  it('hardens every container: all capabilities dropped, a few added back, no new privileges, a memory limit', () => {
+    const caps = Object.fromEntries(containers.map((c) => [c.name, c.capabilities.add ?? []]));
+    expect(caps).toEqual({
+      'test-lb': ['CAP_SETUID', 'CAP_SETGID', 'CAP_NET_BIND_SERVICE'],
+      'test-server-1-nginx': ['CAP_CHOWN', 'CAP_SETUID', 'CAP_SETGID', 'CAP_NET_BIND_SERVICE'],
+      'test-server-2-nginx': ['CAP_CHOWN', 'CAP_SETUID', 'CAP_SETGID', 'CAP_NET_BIND_SERVICE'],
+      'test-server-1-app': [],
+      'test-server-2-app': [],
+      'test-db-primary': ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETUID', 'CAP_SETGID'],
+      'test-db-replica': ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETUID', 'CAP_SETGID'],
+    });
+    for (const c of containers) {
+      expect(c.capabilities.drop).toEqual(['ALL']);
+      expect(c.security_opts).toEqual(['no-new-privileges:true']);
+      expect(c.memory).toBeGreaterThan(0);
+      expect(c.privileged).toBeUndefined();
+    }
+  });
+
   it('has no password literal in the synthesized JSON', () => {
     expect(passwordLiterals(json)).toEqual([]);
     expect(resources(tf, 'random_password')).toHaveLength(3);

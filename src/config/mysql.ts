@@ -142,6 +142,9 @@ secret() {
   printf '%s' "$value"
 }
 
+# Without CAP_KILL, root cannot signal the server once it runs as mysql: ask /proc instead.
+alive() { [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+
 mkdir -p /var/run/mysqld
 chown mysql:mysql /var/run/mysqld "$DATADIR"
 
@@ -160,7 +163,7 @@ if [ ! -f "$DATADIR/dws-bootstrap.done" ]; then
   for _ in $(seq 1 240); do
     ${bin.admin} --socket="$BOOT_SOCKET" --user=root --password="$ROOT_PASSWORD" ping >/dev/null 2>&1 && break
     ${bin.admin} --socket="$BOOT_SOCKET" --user=root ping >/dev/null 2>&1 && break
-    kill -0 "$pid" 2>/dev/null || { echo "dws: server exited during bootstrap" >&2; exit 1; }
+    alive "$pid" || { echo "dws: server exited during bootstrap" >&2; exit 1; }
     sleep 0.5
   done
   # A rerun after a crash finds the root password already set.

@@ -178,6 +178,28 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     expect([figures.dbFromEdge, figures.dbFromApp, figures.dbFromData]).toEqual(['unreachable', 'unreachable', 'reachable']);
   });
 
+  it('runs every container hardened (docker inspect)', () => {
+    const names = docker('ps', '--filter', `name=^${prefix}-`, '--format', '{{.Names}}').split('\n').sort();
+    expect(names).toHaveLength(7);
+    const seen: Record<string, string> = {};
+    for (const n of names) {
+      const [drop, add, opts, memory, privileged, user] = docker(
+        'inspect',
+        '--format',
+        '{{json .HostConfig.CapDrop}}|{{json .HostConfig.CapAdd}}|{{json .HostConfig.SecurityOpt}}|{{.HostConfig.Memory}}|{{.HostConfig.Privileged}}|{{.Config.User}}',
+        n,
+      ).split('|');
+      expect(drop).toMatch(/"ALL"/);
+      expect(opts).toBe('["no-new-privileges:true"]');
+      expect(Number(memory)).toBeGreaterThan(0);
+      expect(privileged).toBe('false');
+      seen[n.slice(prefix.length + 1)] = `${add} ${user || '(image default)'}`;
+    }
+    figures.hardening = seen;
+    // The app runs as its image's non-root user.
+    expect(docker('exec', `${prefix}-server-1-app`, 'id', '-u')).not.toBe('0');
+  });
+
   it('keeps serving from the other server while one app server is down, and takes it back', async () => {
     const app1 = `${prefix}-server-1-app`;
     docker('stop', '--time', '10', app1);
