@@ -1,5 +1,5 @@
 export * from './errors';
-export * from './images';
+export { DEFAULT_IMAGES } from './images';
 export * from './load-balancer';
 export * from './app-server-pair';
 export * from './mysql-primary-replica';
