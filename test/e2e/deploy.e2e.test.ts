@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Deployment, REPO, docker, handshake, images, leftovers, removeLeftovers, request, sh, until } from './harness';
@@ -90,6 +90,31 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     const cbc = await handshake(port, { ca, maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA' });
     expect(cbc.ok).toBe(false);
     figures.tls = { tls13: tls13.cipher, tls12: tls12.cipher, tls11: tls11.error, cbc: cbc.error };
+  });
+
+  it('passes testssl.sh: only TLS 1.2/1.3, no weak suites or known vulnerabilities', () => {
+    if (engine !== 'mysql') return; // the load balancer is the same for both engines: once is enough
+    const out = join(REPO, 'test', 'e2e', '.work', 'testssl.json');
+    rmSync(out, { force: true });
+    // --ip keeps it on 127.0.0.1; no DNS, no other address is contacted.
+    sh('testssl', ['--quiet', '--color', '0', '--warnings', 'off', '--ip', '127.0.0.1', '--nodns', 'none', '--jsonfile', out, '-p', '-s', '-f', '-S', '-U', '-h', `127.0.0.1:${port}`], {
+      allowFail: true,
+      timeoutMs: 600_000,
+    });
+    const findings = JSON.parse(readFileSync(out, 'utf8')) as { id: string; severity: string; finding: string }[];
+    const byId = Object.fromEntries(findings.map((f) => [f.id, f]));
+    figures.testssl = findings.filter((f) => !['OK', 'INFO'].includes(f.severity)).map((f) => `${f.severity} ${f.id}: ${f.finding}`);
+    expect(byId.SSLv2.finding).toMatch(/not offered/);
+    expect(byId.SSLv3.finding).toMatch(/not offered/);
+    expect(byId.TLS1.finding).toMatch(/not offered/);
+    expect(byId.TLS1_1.finding).toMatch(/not offered/);
+    expect(byId.TLS1_2.finding).toMatch(/^offered/);
+    expect(byId.TLS1_3.finding).toMatch(/^offered/);
+    // Anything rated medium or worse, except what follows from a self-signed certificate
+    // (untrusted chain, no CRL/OCSP).
+    const trust = /^(cert_chain_of_trust|cert_revocation|cert_trust|cert_caIssuers|cert_crlDistributionPoints|cert_ocspURL|OCSP_stapling|DNS_CAArecord|cert_expirationStatus|cert_notAfter)/;
+    const bad = findings.filter((f) => ['MEDIUM', 'HIGH', 'CRITICAL'].includes(f.severity) && !trust.test(f.id));
+    expect(bad.map((f) => `${f.severity} ${f.id}: ${f.finding}`)).toEqual([]);
   });
 
   it('serves static files from Nginx, not the app', async () => {

@@ -114,7 +114,9 @@ export function request(url: string, opts: { method?: string; ca?: string; agent
   const u = new URL(url);
   const mod = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = mod.request(u, { method: opts.method ?? 'GET', ca: opts.ca, agent: opts.agent, timeout: 5000 }, (res) => {
+    // A fresh connection per request (agent false): a reused keep-alive socket that the load
+    // balancer closed while idle would fail the request for the client's reasons, not ours.
+    const req = mod.request(u, { method: opts.method ?? 'GET', ca: opts.ca, agent: opts.agent ?? false, timeout: 5000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));
