@@ -9,7 +9,7 @@ import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, hashDirectory, isDirectory, registryImage } from './images';
 import { ILoadBalancerTarget, LoadBalancerServer } from './load-balancer';
 import { IDatabaseConnection } from './mysql-primary-replica';
-import { dockerName, imageRef, intBetween, parseProps } from './validation';
+import { childPath, dockerName, imageRef, intBetween, parseProps } from './validation';
 
 /** The application's code: an image, or a directory with a Dockerfile built on the Docker host. */
 export type Codebase =
@@ -120,13 +120,10 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
   private readonly environment = new Map<string, string>();
 
   constructor(scope: Construct, id: string, props: AppServerPairProps) {
-    const path = `${scope.node.path ? `${scope.node.path}/` : ''}${id}`;
+    const path = childPath(scope, id);
     const p = parseProps(schema, props, path);
     const codebase = parseCodebase(p.codebase, path);
-    const reserved = Object.keys(p.environment).find((k) => RESERVED_ENV.has(k));
-    if (reserved) {
-      throw new ValidationError(path, `environment.${reserved}`, `is set by the library (reserved: ${[...RESERVED_ENV].join(', ')})`);
-    }
+    for (const name of Object.keys(p.environment)) assertNotReserved(path, name);
     super(scope, id);
     ensureDockerProvider(this);
     const prefix = p.namePrefix ?? defaultNamePrefix(this);
@@ -250,9 +247,7 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
     if (!ENV_NAME.test(name)) {
       throw new ValidationError(this.node.path, 'environment name', `must be an environment variable name such as "LOG_LEVEL" (got ${JSON.stringify(name)})`);
     }
-    if (RESERVED_ENV.has(name)) {
-      throw new ValidationError(this.node.path, `environment.${name}`, `is set by the library (reserved: ${[...RESERVED_ENV].join(', ')})`);
-    }
+    assertNotReserved(this.node.path, name);
     if (this.environment.has(name)) {
       throw new ValidationError(this.node.path, `environment.${name}`, `is already set (got it twice)`);
     }
@@ -266,3 +261,9 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
 }
 
 const RESERVED_ENV = new Set(['PORT', 'SERVER_NAME', 'DB_WRITE_HOST', 'DB_READ_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER', 'DB_PASSWORD_FILE']);
+
+function assertNotReserved(path: string, name: string): void {
+  if (RESERVED_ENV.has(name)) {
+    throw new ValidationError(path, `environment.${name}`, `is set by the library (reserved: ${[...RESERVED_ENV].join(', ')})`);
+  }
+}

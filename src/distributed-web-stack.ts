@@ -7,7 +7,7 @@ import { defaultNamePrefix, ensureDockerProvider } from './docker';
 import { LoadBalancer, LoadBalancerProps } from './load-balancer';
 import { MySqlPrimaryReplica, MySqlPrimaryReplicaProps } from './mysql-primary-replica';
 import { SecurityPolicy } from './security-policy';
-import { dockerName, imageRef, parseProps } from './validation';
+import { childPath, dockerName, imageRef, parseProps } from './validation';
 
 /** Images for every component; each defaults to a pinned official image. */
 export interface StackImages {
@@ -61,7 +61,7 @@ export class DistributedWebStack extends Construct {
   readonly certificateOutput?: TerraformOutput;
 
   constructor(scope: Construct, id: string, props: DistributedWebStackProps) {
-    const path = `${scope.node.path ? `${scope.node.path}/` : ''}${id}`;
+    const path = childPath(scope, id);
     const p = parseProps(schema, props, path);
     super(scope, id);
     const stack = TerraformStack.of(this);

@@ -7,7 +7,7 @@ import { renderHaproxyConfig, HaproxyServer } from './config/haproxy';
 import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, ensureTlsProvider, hardening, memoryLimit, healthcheck, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, registryImage } from './images';
-import { dockerName, imageRef, intBetween, parseProps } from './validation';
+import { childPath, dockerName, imageRef, intBetween, parseProps } from './validation';
 
 /** One server in a load balancer's backend, found by its Docker DNS name. */
 export interface LoadBalancerServer {
@@ -174,7 +174,7 @@ export class LoadBalancer extends Construct {
   private readonly targets: ILoadBalancerTarget[] = [];
 
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
-    const path = `${scope.node.path ? `${scope.node.path}/` : ''}${id}`;
+    const path = childPath(scope, id);
     const p = parseProps(schema, props, path);
     if (p.statsPort === p.listenPort || p.statsPort === p.tlsListenPort) {
       throw new ValidationError(path, 'statsPort', `must differ from listenPort ${p.listenPort} and tlsListenPort ${p.tlsListenPort} (got ${p.statsPort})`);

@@ -13,7 +13,7 @@ import {
 } from './config/mysql';
 import { defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, hardening, memoryLimit, healthcheck, terraformLiteral } from './docker';
 import { DEFAULT_IMAGES, registryImage } from './images';
-import { dockerName, imageRef, intBetween, parseProps, sqlIdentifier } from './validation';
+import { childPath, dockerName, imageRef, intBetween, parseProps, sqlIdentifier } from './validation';
 
 /** What an application needs to use a database: the writer and reader endpoints. */
 export interface IDatabaseConnection {
@@ -103,7 +103,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
   readonly network: network.Network;
 
   constructor(scope: Construct, id: string, props: MySqlPrimaryReplicaProps) {
-    const p = parseProps(schema, props, `${scope.node.path ? `${scope.node.path}/` : ''}${id}`);
+    const p = parseProps(schema, props, childPath(scope, id));
     super(scope, id);
     ensureDockerProvider(this);
     ensureRandomProvider(this);

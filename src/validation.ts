@@ -67,3 +67,8 @@ export const imageRef = z
 export const sqlIdentifier = z
   .string({ error: 'must be a string' })
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,31}$/, { error: 'must start with a letter or "_" and contain only letters, digits and "_" (at most 32 characters)' });
+
+/** The path a construct will have, for messages raised before it is added to the tree. */
+export function childPath(scope: { node: { path: string } }, id: string): string {
+  return scope.node.path ? `${scope.node.path}/${id}` : id;
+}

@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DB_PATHS, DistributedWebStack } from '../src';
 import { byName, passwordLiterals, resources, synthStack, uploaded } from './helpers';
@@ -117,6 +117,3 @@ function logicalSuffix(tf: any, name: string): string {
   const id = Object.entries(tf.resource.docker_network).find(([, n]: any) => n.name === name)![0];
   return id.split('_').pop()!;
 }
-
-// Keeps the example's app directory importable in a type-checked way (used by README snippets).
-export const exampleAppDir = join(REPO, 'examples', 'app');
