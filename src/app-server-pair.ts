@@ -94,7 +94,7 @@ const schema = z.strictObject({
   namePrefix: dockerName.optional(),
 });
 
-const NGINX_CONFIG = '/etc/nginx/nginx.conf';
+const NGINX_CONFIG = '/etc/dws/nginx.conf';
 const STATIC_ROOT = '/srv/static';
 const DB_PASSWORD_FILE = '/run/secrets/db-password';
 
@@ -177,6 +177,7 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
       const name = `server-${index}`;
       const appHost = `${prefix}-${name}-app`;
       const nginxHost = `${prefix}-${name}-nginx`;
+      db?.allowClient?.(appHost);
       const fixedEnv: Record<string, string> = {
         PORT: String(p.appPort),
         SERVER_NAME: name,

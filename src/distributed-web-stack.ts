@@ -3,7 +3,7 @@ import { Aspects, TerraformOutput, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { AppServerPair, AppServerPairProps, Codebase } from './app-server-pair';
-import { defaultNamePrefix, ensureDockerProvider } from './docker';
+import { defaultNamePrefix, ensureDockerProvider, terraformLiteral } from './docker';
 import { LoadBalancer, LoadBalancerProps } from './load-balancer';
 import { MySqlPrimaryReplica, MySqlPrimaryReplicaProps } from './mysql-primary-replica';
 import { SecurityPolicy } from './security-policy';
@@ -31,6 +31,11 @@ export interface DistributedWebStackProps {
   readonly appServers?: Omit<AppServerPairProps, 'codebase' | 'network' | 'database' | 'nginxImage' | 'namePrefix'>;
   /** Database settings (network and image are set by the stack). */
   readonly database?: Omit<MySqlPrimaryReplicaProps, 'network' | 'image' | 'namePrefix'>;
+  /**
+   * Also output the load balancer's allow-list (`loadBalancer.publish.allowFrom`) as a script for
+   * the Docker host's DOCKER-USER chain (`<prefix>_docker_user_rules`). @default false
+   */
+  readonly hostFirewall?: boolean;
 }
 
 const schema = z.strictObject({
@@ -40,11 +45,13 @@ const schema = z.strictObject({
   loadBalancer: z.any().optional(),
   appServers: z.any().optional(),
   database: z.any().optional(),
+  hostFirewall: z.boolean({ error: 'must be true or false' }).default(false),
 });
 
 /**
  * The whole redundant web stack: an HAProxy load balancer, two Nginx + app servers and a MySQL
- * primary and replica, one Docker network per tier. Only the load balancer publishes a port.
+ * primary and replica, one Docker network per tier (edge, app, data, mgmt). Only the load balancer
+ * publishes a port.
  */
 export class DistributedWebStack extends Construct {
   /** Clients and the load balancer. */
@@ -53,12 +60,16 @@ export class DistributedWebStack extends Construct {
   readonly appNetwork: network.Network;
   /** Apps and databases; internal (no route out of the host). */
   readonly dataNetwork: network.Network;
+  /** Statistics and metrics (the load balancer's stats port); internal. Attach monitoring here. */
+  readonly managementNetwork: network.Network;
   readonly loadBalancer: LoadBalancer;
   readonly appServers: AppServerPair;
   readonly database: MySqlPrimaryReplica;
   readonly urlOutput: TerraformOutput;
   /** The load balancer's certificate (PEM), when TLS is on. */
   readonly certificateOutput?: TerraformOutput;
+  /** The DOCKER-USER script, when `hostFirewall` is on. */
+  readonly dockerUserRulesOutput?: TerraformOutput;
 
   constructor(scope: Construct, id: string, props: DistributedWebStackProps) {
     const path = childPath(scope, id);
@@ -74,6 +85,7 @@ export class DistributedWebStack extends Construct {
       this.edgeNetwork = net('EdgeNetwork', 'edge', false);
       this.appNetwork = net('AppNetwork', 'app', false);
       this.dataNetwork = net('DataNetwork', 'data', true);
+      this.managementNetwork = net('ManagementNetwork', 'mgmt', true);
 
       this.database = new MySqlPrimaryReplica(this, 'Database', {
         ...props.database,
@@ -92,6 +104,7 @@ export class DistributedWebStack extends Construct {
       this.loadBalancer = new LoadBalancer(this, 'LoadBalancer', {
         ...props.loadBalancer,
         networks: [this.edgeNetwork, this.appNetwork],
+        managementNetwork: this.managementNetwork,
         targets: [this.appServers],
         ...(p.images.haproxy ? { image: p.images.haproxy } : {}),
         namePrefix: prefix,
@@ -105,6 +118,13 @@ export class DistributedWebStack extends Construct {
         // Public, so clients can trust a self-signed certificate.
         this.certificateOutput = new TerraformOutput(this, 'certificate', { value: this.loadBalancer.certificatePem, description: 'The load balancer certificate (PEM)' });
         this.certificateOutput.overrideLogicalId(`${outputId}_certificate`);
+      }
+      if (p.hostFirewall) {
+        this.dockerUserRulesOutput = new TerraformOutput(this, 'docker_user_rules', {
+          value: terraformLiteral(this.loadBalancer.dockerUserRules()),
+          description: 'Run as root on the Docker host: the allow-list on the DOCKER-USER chain',
+        });
+        this.dockerUserRulesOutput.overrideLogicalId(`${outputId}_docker_user_rules`);
       }
     } catch (e) {
       // Nothing half-made: a child's validation error removes the whole stack from the tree,

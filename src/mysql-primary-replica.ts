@@ -1,5 +1,6 @@
 import { container, image, network, volume } from '@cdktf/provider-docker';
 import { password } from '@cdktf/provider-random';
+import { Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import {
@@ -9,9 +10,11 @@ import {
   DatabaseRole,
   dbHealthcheckCommand,
   renderDbEntrypoint,
+  containerHostPattern,
   renderMyCnf,
 } from './config/mysql';
 import { defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, hardening, memoryLimit, healthcheck, terraformLiteral } from './docker';
+import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, registryImage } from './images';
 import { childPath, dockerName, imageRef, intBetween, parseProps, sqlIdentifier } from './validation';
 
@@ -28,6 +31,8 @@ export interface IDatabaseConnection {
   readonly password: string;
   /** The network the database is on; clients must join it. */
   readonly network: network.Network;
+  /** Lets a client container (by its name) log in as the application user. */
+  allowClient?(containerName: string): void;
 }
 
 export interface MySqlPrimaryReplicaProps {
@@ -51,6 +56,12 @@ export interface MySqlPrimaryReplicaProps {
   readonly settings?: Record<string, string | number | boolean>;
   /** Memory limit of each server's container. @default 1024 */
   readonly memoryMb?: number;
+  /**
+   * Containers (by name) the application user may connect from; more with allowClient()
+   * (AppServerPair registers its app containers). Accounts are created on first start.
+   * @default none: from any host on the database network
+   */
+  readonly clients?: string[];
   /** Container and volume names start with this. @default the stack's id */
   readonly namePrefix?: string;
 }
@@ -70,6 +81,7 @@ const schema = z.strictObject({
     .refine((r) => Object.values(r).every((v) => !/[\n\r]/.test(String(v))), { error: 'values must be on one line' })
     .default({}),
   memoryMb: intBetween(256, 1_048_576).default(1024),
+  clients: z.array(dockerName).default([]),
   namePrefix: dockerName.optional(),
 });
 
@@ -101,6 +113,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
   readonly user: string;
   readonly password: string;
   readonly network: network.Network;
+  private readonly clients: string[];
 
   constructor(scope: Construct, id: string, props: MySqlPrimaryReplicaProps) {
     const p = parseProps(schema, props, childPath(scope, id));
@@ -113,6 +126,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
     this.port = p.port;
     this.databaseName = p.databaseName;
     this.user = p.appUser;
+    this.clients = [...p.clients];
     this.writerHost = `${prefix}-db-primary`;
     this.readerHost = `${prefix}-db-replica`;
 
@@ -133,7 +147,15 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
         appUser: p.appUser,
         replicationUser: p.replicationUser,
         primaryHost: this.writerHost,
+        replicationUserHosts: [containerHostPattern(this.readerHost)],
       };
+      // Lazy: clients registered after construction (allowClient) are included.
+      const entrypoint = Lazy.stringValue({
+        produce: () => {
+          const appUserHosts = this.clients.length ? this.clients.map(containerHostPattern) : ['%'];
+          return terraformLiteral(renderDbEntrypoint({ ...model, appUserHosts }));
+        },
+      });
       const roleId = role === 'primary' ? 'Primary' : 'Replica';
       const vol = new volume.Volume(this, `${roleId}Data`, { name: `${host}-data` });
       const hc = healthcheck({
@@ -154,7 +176,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
         entrypoint: [DB_PATHS.entrypoint],
         upload: [
           { file: DB_PATHS.config, content: terraformLiteral(renderMyCnf({ engine: p.engine, role, serverId, port: p.port, extraSettings: p.settings })) },
-          { file: DB_PATHS.entrypoint, content: terraformLiteral(renderDbEntrypoint(model)), executable: true },
+          { file: DB_PATHS.entrypoint, content: entrypoint, executable: true },
           ...secrets.map(([file, pw]) => ({ file: `${DB_PATHS.secrets}/${file}`, content: pw.result, permissions: '0600' })),
         ],
         networksAdvanced: [{ name: this.network.name, aliases: [host] }],
@@ -176,5 +198,13 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
     this.primary = server('primary', p.serverIdBase, this.writerHost);
     // The replica replays the primary's log from the start: the primary must be up first.
     this.replica = server('replica', p.serverIdBase + 1, this.readerHost, this.primary.container);
+  }
+
+  /** Lets a client container (by its name) log in as the application user. */
+  allowClient(containerName: string): void {
+    if (!dockerName.safeParse(containerName).success) {
+      throw new ValidationError(this.node.path, 'client', `must be a container name such as "web-server-1-app" (got ${JSON.stringify(containerName)})`);
+    }
+    if (!this.clients.includes(containerName)) this.clients.push(containerName);
   }
 }

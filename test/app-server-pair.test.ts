@@ -32,7 +32,7 @@ describe('AppServerPair', () => {
     });
     const nginx = byName(tf, 'docker_container', 'test-server-1-nginx');
     expect(nginx.image).toMatch(/^\$\{docker_image\.app_NginxImage_[0-9A-F]+\.image_id\}$/);
-    const conf = uploaded(nginx, '/etc/nginx/nginx.conf');
+    const conf = uploaded(nginx, '/etc/dws/nginx.conf');
     expect(conf).toContain('root /srv/static;');
     expect(conf).toContain('try_files $uri @app;');
     expect(conf).toContain('set $app_upstream http://test-server-1-app:3000;');
@@ -45,7 +45,7 @@ describe('AppServerPair', () => {
       new AppServerPair(stack, 'app', { codebase: { image: 'shop:1.2', staticPath: false }, network: testNetwork(stack) });
     });
     expect(resources(tf, 'docker_image').map((i) => i.name).sort()).toEqual(['nginx:1.27', 'shop:1.2']);
-    const conf = uploaded(byName(tf, 'docker_container', 'test-server-2-nginx'), '/etc/nginx/nginx.conf');
+    const conf = uploaded(byName(tf, 'docker_container', 'test-server-2-nginx'), '/etc/dws/nginx.conf');
     expect(conf).not.toContain('try_files');
     expect(conf).toContain('set $app_upstream http://test-server-2-app:3000;');
   });

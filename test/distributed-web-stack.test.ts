@@ -18,11 +18,12 @@ describe('DistributedWebStack', () => {
   const containers = resources(tf, 'docker_container');
   const networkRef = (n: { name: string }) => n.name;
 
-  it('creates one network per tier; data is internal', () => {
+  it('creates one network per tier; data and mgmt are internal', () => {
     expect(resources(tf, 'docker_network').map((n) => [n.name, n.internal]).sort()).toEqual([
       ['test-app', false],
       ['test-data', true],
       ['test-edge', false],
+      ['test-mgmt', true],
     ]);
   });
 
@@ -43,7 +44,7 @@ describe('DistributedWebStack', () => {
 
   it('joins the tiers as designed: lb on edge+app, nginx on app, app on app+data', () => {
     const nets = (name: string) => byName(tf, 'docker_container', name).networks_advanced.map((n: any) => netName(tf, n.name));
-    expect(nets('test-lb')).toEqual(['test-edge', 'test-app']);
+    expect(nets('test-lb')).toEqual(['test-edge', 'test-app', 'test-mgmt']);
     expect(nets('test-server-1-nginx')).toEqual(['test-app']);
     expect(nets('test-server-2-app')).toEqual(['test-app', 'test-data']);
   });
@@ -51,6 +52,32 @@ describe('DistributedWebStack', () => {
   it('has both app servers in the load balancer backend', () => {
     const cfg = uploaded(byName(tf, 'docker_container', 'test-lb'), '/usr/local/etc/haproxy/haproxy.cfg');
     expect(cfg.match(/^  server .*$/gm)).toEqual(['  server test-server-1-nginx test-server-1-nginx:80', '  server test-server-2-nginx test-server-2-nginx:80']);
+  });
+
+  it('serves statistics only on the management network (and 127.0.0.1 for the healthcheck)', () => {
+    const lb = byName(tf, 'docker_container', 'test-lb');
+    const mgmt = lb.networks_advanced.find((n: any) => netName(tf, n.name) === 'test-mgmt');
+    expect(mgmt.aliases).toEqual(['test-lb-mgmt']);
+    const cfg = uploaded(lb, '/usr/local/etc/haproxy/haproxy.cfg');
+    expect(cfg.match(/^frontend stats\n((?:  bind .*\n)+)/m)?.[1]).toBe('  bind 127.0.0.1:8404\n  bind test-lb-mgmt:8404\n');
+    expect(web.loadBalancer.statsHost).toBe('test-lb-mgmt');
+  });
+
+  it('lets only the app containers log in as the app user, and only the replica replicate', () => {
+    const entrypoint = uploaded(byName(tf, 'docker_container', 'test-db-primary'), DB_PATHS.entrypoint);
+    expect(entrypoint.match(/CREATE USER IF NOT EXISTS '\w+'@'[^']*'/g)).toEqual([
+      "CREATE USER IF NOT EXISTS 'app'@'test-server-1-app.%'",
+      "CREATE USER IF NOT EXISTS 'app'@'test-server-2-app.%'",
+      "CREATE USER IF NOT EXISTS 'repl'@'test-db-replica.%'",
+    ]);
+  });
+
+  it('outputs DOCKER-USER rules for the allow-list only when asked', () => {
+    expect(Object.keys(tf.output ?? {})).not.toContain('test_docker_user_rules');
+    const { tf: j } = webStack({ hostFirewall: true, loadBalancer: { publish: { address: '0.0.0.0', allowFrom: ['10.1.0.0/16'] } } });
+    const rules = (j as any).output.test_docker_user_rules.value as string;
+    expect(rules).toContain('-A DWS-test -p tcp -m conntrack --ctstate NEW --ctdir ORIGINAL --ctorigdstport 8443 -s 10.1.0.0/16 -j RETURN');
+    expect(rules).toContain('-A DWS-test -p tcp -m conntrack --ctstate NEW --ctdir ORIGINAL --ctorigdstport 8080 -j DROP');
   });
 
   it('makes the replica read-only', () => {

@@ -45,10 +45,32 @@ describe('LoadBalancer', () => {
     expect(lb.ports.map((p: any) => p.internal)).toEqual([80, 443]);
     const cfg = uploaded(lb, CONFIG);
     const stats = cfg.slice(cfg.indexOf('frontend stats'), cfg.indexOf('\nbackend app'));
-    expect(stats).toContain('bind :9000');
+    // No management network: only 127.0.0.1 inside the container (its healthcheck).
+    expect(stats.match(/^  bind .*$/gm)).toEqual(['  bind 127.0.0.1:9000']);
     expect(stats).toContain('use-service prometheus-exporter if { path /metrics }');
     const pub = cfg.slice(cfg.indexOf('frontend public'), cfg.indexOf('frontend stats'));
     expect(pub).not.toMatch(/stats|metrics/);
+  });
+
+  it('refuses sources outside publish.allowFrom before TLS, and refuses a malformed CIDR', () => {
+    const { tf } = synthStack((stack) => {
+      new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')], publish: { allowFrom: ['10.0.0.0/8', '203.0.113.7/32'] } });
+    });
+    const cfg = uploaded(byName(tf, 'docker_container', 'test-lb'), CONFIG);
+    const pub = cfg.slice(cfg.indexOf('frontend public'), cfg.indexOf('frontend stats'));
+    expect(pub.split('\n').slice(1, 3)).toEqual(['  bind :80', '  tcp-request connection reject unless { src 10.0.0.0/8 203.0.113.7/32 }']);
+    // The default, everyone, renders no rule.
+    const { tf: open } = synthStack((stack) => {
+      new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')] });
+    });
+    expect(uploaded(byName(open, 'docker_container', 'test-lb'), CONFIG)).not.toContain('tcp-request');
+    for (const bad of ['10.0.0.0', '10.0.0.0/33', '300.1.1.1/8', 'any']) {
+      expect(() =>
+        synthStack((stack) => {
+          new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')], publish: { allowFrom: [bad] } });
+        }),
+      ).toThrow(`test/lb: publish.allowFrom.0 must be an IPv4 CIDR such as "10.0.0.0/8" or "203.0.113.7/32" (got "${bad}")`);
+    }
   });
 
   it('renders health-check settings from props', () => {

@@ -45,7 +45,7 @@ describe('MySqlPrimaryReplica', () => {
     expect(replica).toContain("CHANGE REPLICATION SOURCE TO SOURCE_HOST='test-db-primary', SOURCE_PORT=3306, SOURCE_USER='repl'");
     expect(replica).toContain('SOURCE_AUTO_POSITION=1');
     const primary = uploaded(byName(tf, 'docker_container', 'test-db-primary'), DB_PATHS.entrypoint);
-    expect(primary).toContain("GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';");
+    expect(primary).toContain("GRANT REPLICATION SLAVE ON *.* TO 'repl'@'test-db-replica.%';");
     expect(primary).toContain("CREATE USER IF NOT EXISTS 'app'@'%'");
   });
 

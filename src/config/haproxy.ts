@@ -33,6 +33,13 @@ export interface HaproxyModel {
   readonly runAsUser: string | undefined;
   /** Port of the statistics, metrics and health frontend (never published). */
   readonly statsPort: number;
+  /**
+   * Addresses the statistics frontend binds, e.g. 127.0.0.1 for the container's own healthcheck
+   * and a network alias that only the management network resolves (HAProxy resolves it at start).
+   */
+  readonly statsBindAddresses: readonly string[];
+  /** Source CIDRs allowed on the public ports; others are refused on connect. Empty: all. */
+  readonly allowFrom: readonly string[];
   readonly healthCheck: HaproxyHealthCheck;
   readonly servers: readonly HaproxyServer[];
   readonly timeouts: { readonly connectSeconds: number; readonly clientSeconds: number; readonly serverSeconds: number };
@@ -84,12 +91,14 @@ export function renderHaproxyConfig(m: HaproxyModel): string {
     '',
     'frontend public',
     `  bind :${m.listenPort}`,
+    // Before anything else, so a refused client costs one accept and no TLS handshake.
+    ...(m.allowFrom.length ? [`  tcp-request connection reject unless { src ${m.allowFrom.join(' ')} }`] : []),
     ...(m.tls ? tlsFrontend(m.tls) : []),
     '  default_backend app',
     '',
     // Statistics, Prometheus metrics and the container's own health: never on the public port.
     'frontend stats',
-    `  bind :${m.statsPort}`,
+    ...m.statsBindAddresses.map((a) => `  bind ${a}:${m.statsPort}`),
     '  option dontlog-normal',
     '  monitor-uri /healthz',
     '  http-request use-service prometheus-exporter if { path /metrics }',

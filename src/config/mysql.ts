@@ -4,7 +4,7 @@ export type DatabaseRole = 'primary' | 'replica';
 /** Where the library puts its files inside a database container. */
 export const DB_PATHS = {
   config: '/etc/dws/my.cnf',
-  entrypoint: '/usr/local/bin/dws-db-entrypoint',
+  entrypoint: '/etc/dws/entrypoint',
   secrets: '/etc/dws/secrets',
   dataDir: '/var/lib/mysql',
   socket: '/var/run/mysqld/mysqld.sock',
@@ -36,7 +36,10 @@ export function renderMyCnf(m: MyCnfModel): string {
     ['datadir', DB_PATHS.dataDir],
     ['socket', DB_PATHS.socket],
     ['pid_file', '/var/run/mysqld/mysqld.pid'],
-    ['skip_name_resolve', 'ON'],
+    // Accounts are limited to Docker DNS names (see renderBootstrapSql), so client addresses are
+    // resolved; not cached, because Docker gives a freed address to the next container.
+    ['skip_name_resolve', 'OFF'],
+    ['host_cache_size', 0],
     ['character_set_server', 'utf8mb4'],
     // Durability: every commit is on disk, in the binary log, before it is acknowledged.
     ['log_bin', 'binlog'],
@@ -72,6 +75,18 @@ export interface DbEntrypointModel {
   readonly replicationUser: string;
   /** The primary's Docker DNS name (used by the replica). */
   readonly primaryHost: string;
+  /** Host patterns the app user may connect from, e.g. "web-server-1-app.%". */
+  readonly appUserHosts: readonly string[];
+  /** Host patterns the replication user may connect from. */
+  readonly replicationUserHosts: readonly string[];
+}
+
+/**
+ * The MySQL host pattern of a container: Docker's DNS answers a reverse lookup of its address with
+ * "<container>.<network>", and MySQL checks that name resolves back to the address.
+ */
+export function containerHostPattern(containerName: string): string {
+  return `${containerName}.%`;
 }
 
 const BINARIES = {
@@ -97,10 +112,14 @@ export function renderBootstrapSql(m: DbEntrypointModel): string {
     // Logged on purpose: the replica starts from an empty GTID set and replays these.
     return [
       `CREATE DATABASE IF NOT EXISTS \`${m.databaseName}\` CHARACTER SET utf8mb4;`,
-      `CREATE USER IF NOT EXISTS '${m.appUser}'@'%' IDENTIFIED BY '\${APP_PASSWORD}';`,
-      `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES, CREATE TEMPORARY TABLES, LOCK TABLES ON \`${m.databaseName}\`.* TO '${m.appUser}'@'%';`,
-      `CREATE USER IF NOT EXISTS '${m.replicationUser}'@'%' IDENTIFIED BY '\${REPLICATION_PASSWORD}';`,
-      `GRANT REPLICATION SLAVE ON *.* TO '${m.replicationUser}'@'%';`,
+      ...m.appUserHosts.flatMap((h) => [
+        `CREATE USER IF NOT EXISTS '${m.appUser}'@'${h}' IDENTIFIED BY '\${APP_PASSWORD}';`,
+        `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES, CREATE TEMPORARY TABLES, LOCK TABLES ON \`${m.databaseName}\`.* TO '${m.appUser}'@'${h}';`,
+      ]),
+      ...m.replicationUserHosts.flatMap((h) => [
+        `CREATE USER IF NOT EXISTS '${m.replicationUser}'@'${h}' IDENTIFIED BY '\${REPLICATION_PASSWORD}';`,
+        `GRANT REPLICATION SLAVE ON *.* TO '${m.replicationUser}'@'${h}';`,
+      ]),
       ...rootSql,
     ].join('\n');
   }

@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HaproxyModel, renderHaproxyConfig } from '../../src';
@@ -9,6 +11,8 @@ const model: HaproxyModel = {
   tls: undefined,
   runAsUser: 'haproxy',
   statsPort: 8404,
+  statsBindAddresses: ['127.0.0.1'],
+  allowFrom: [],
   healthCheck: { path: '/healthz', expectStatus: 200, intervalSeconds: 2, timeoutSeconds: 2, fall: 3, rise: 2 },
   servers: [
     { name: 'web-server-1-nginx', host: 'web-server-1-nginx', port: 80 },
@@ -68,5 +72,57 @@ describe('renderHaproxyConfig, checked by haproxy -c', () => {
   it('is a check that can fail: HAProxy rejects a broken config', () => {
     const r = check(renderHaproxyConfig(model).replace('balance roundrobin', 'balance sideways'));
     expect(r.status).not.toBe(0);
+  });
+});
+
+/** One GET to 127.0.0.1: the status, or the error code when the connection is refused or closed. */
+function get(port: number, path: string): Promise<string> {
+  return new Promise((done) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false, timeout: 2000 }, (res) => {
+      res.resume();
+      res.on('end', () => done(String(res.statusCode)));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
+    req.end();
+  });
+}
+
+/** Runs real HAProxy on a rendered config (foreground), calls fn, stops it. */
+async function withHaproxy(m: HaproxyModel, fn: () => Promise<void>): Promise<void> {
+  const proc = spawn('haproxy', ['-db', '-f', tempFile('haproxy.cfg', renderHaproxyConfig(m))], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => (stderr += d));
+  try {
+    // Bounded wait for the stats port: at most 50 tries, 100 ms apart.
+    for (let i = 0; i < 50 && (await get(m.statsPort, '/healthz')) !== '200'; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await get(m.statsPort, '/healthz'), stderr).toBe('200');
+    await fn();
+  } finally {
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+  }
+}
+
+describe('renderHaproxyConfig, run by real HAProxy', () => {
+  // High ports on the host; no user switch (the test may not run as root).
+  const local: HaproxyModel = { ...model, runAsUser: undefined, listenPort: 18481, statsPort: 18484, servers: [] };
+
+  it('refuses sources outside allowFrom on connect, and serves those inside', async () => {
+    await withHaproxy({ ...local, allowFrom: ['10.0.0.0/8', '192.168.0.0/16'] }, async () => {
+      expect(await get(local.listenPort, '/')).toBe('ECONNRESET');
+    });
+    await withHaproxy({ ...local, allowFrom: ['10.0.0.0/8', '127.0.0.0/8'] }, async () => {
+      expect(await get(local.listenPort, '/')).toBe('503'); // no backend servers: HAProxy answers itself
+    });
+  });
+
+  it('serves statistics, metrics and health only on the stats port, bound by name', async () => {
+    // "localhost" stands in for the management network alias: HAProxy resolves it at start.
+    await withHaproxy({ ...local, statsBindAddresses: ['localhost'] }, async () => {
+      expect(await get(local.statsPort, '/stats')).toBe('200');
+      expect(await get(local.statsPort, '/metrics')).toBe('200');
+      for (const path of ['/stats', '/metrics', '/healthz']) expect(await get(local.listenPort, path)).toBe('503');
+    });
   });
 });

@@ -55,6 +55,9 @@ const model = (role: 'primary' | 'replica'): DbEntrypointModel => ({
   appUser: 'app',
   replicationUser: 'repl',
   primaryHost: '127.0.0.1',
+  // Connections over 127.0.0.1 resolve to "localhost", as a Docker address resolves to its container.
+  appUserHosts: ['localhost'],
+  replicationUserHosts: ['localhost'],
 });
 
 describe('MariaDB runs the rendered my.cnf and bootstrap SQL', () => {
@@ -103,11 +106,17 @@ describe('MariaDB runs the rendered my.cnf and bootstrap SQL', () => {
   });
 
   it('limits the replication user to replication', () => {
-    const grants = client(primary, "SHOW GRANTS FOR 'repl'@'%'").stdout;
-    expect(grants.trim().split('\n')).toEqual([expect.stringMatching(/^GRANT REPLICATION SLAVE ON \*\.\* TO `repl`@`%` IDENTIFIED BY PASSWORD/)]);
-    const app = client(primary, "SHOW GRANTS FOR 'app'@'%'").stdout;
+    const grants = client(primary, "SHOW GRANTS FOR 'repl'@'localhost'").stdout;
+    expect(grants.trim().split('\n')).toEqual([expect.stringMatching(/^GRANT REPLICATION SLAVE ON \*\.\* TO `repl`@`localhost` IDENTIFIED BY PASSWORD/)]);
+    const app = client(primary, "SHOW GRANTS FOR 'app'@'localhost'").stdout;
     expect(app).toMatch(/GRANT USAGE ON \*\.\*/);
-    expect(app).toMatch(/ON `app`\.\* TO `app`@`%`/);
+    expect(app).toMatch(/ON `app`\.\* TO `app`@`localhost`/);
+  });
+
+  it('creates the app and replication users only for the hosts it was given', () => {
+    const users = client(primary, "SELECT CONCAT(User, '@', Host) FROM mysql.user WHERE User IN ('app', 'repl') ORDER BY 1").stdout.trim();
+    expect(users.split('\n')).toEqual(['app@localhost', 'repl@localhost']);
+    expect(client(primary, 'SELECT @@skip_name_resolve, @@host_cache_size').stdout.trim()).toBe('0\t0');
   });
 
   it('leaves root only on localhost, with a password, and no anonymous users', () => {

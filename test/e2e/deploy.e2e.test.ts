@@ -5,6 +5,18 @@ import { Deployment, REPO, docker, handshake, images, leftovers, removeLeftovers
 
 // `cdktf deploy` of examples/basic onto the local Docker engine, checked from outside as a user
 // would, then destroyed. Once per engine. Figures go to the log and test/e2e/.work/<engine>.json.
+// Connects with the app's own mysql2 and prints "ok <rows>" or the server's error message.
+// argv: host user passwordFile ("-" for stdin) query.
+const NODE_LOGIN = `
+const [host, user, file, query] = process.argv.slice(1);
+const password = require('fs').readFileSync(file === '-' ? 0 : file, 'utf8').trim();
+require('/app/node_modules/mysql2/promise')
+  .createConnection({ host, user, password, connectTimeout: 5000 })
+  .then(async (c) => { const [rows] = await c.query(query); console.log('ok ' + JSON.stringify(rows)); })
+  .catch((e) => console.log(e.message))
+  .finally(() => process.exit(0)); // an open connection would keep node alive
+`;
+
 const engines = [
   { engine: 'mysql', httpPort: 18080, port: 18443, client: 'mysql' },
   { engine: 'mariadb', httpPort: 18081, port: 18444, client: 'mariadb' },
@@ -25,6 +37,13 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
   const figures: Record<string, unknown> = { engine };
   const primary = `${prefix}-db-primary`;
   const replica = `${prefix}-db-replica`;
+
+  /**
+   * Logs in to a database server from inside a container (as that container's address), with the
+   * app's own mysql2 in an app container: resolves to the result, or the server's error message.
+   */
+  const loginFrom = (from: string, host: string, user: string, passwordFile: string, query: string) =>
+    sh('docker', ['exec', '-i', from, 'node', '-e', NODE_LOGIN, host, user, passwordFile, query], { allowFail: true }).out.trim();
 
   /** SQL as root inside a database container, over its socket. */
   const sql = (container: string, query: string, allowFail = false) =>
@@ -150,20 +169,34 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
   });
 
   it('refuses a direct write on the replica', () => {
-    const appPassword = docker('exec', primary, 'cat', '/etc/dws/secrets/app-password');
-    const asApp = sh('docker', ['exec', '-i', replica, 'bash', '-c', `exec ${client} --protocol=tcp -h127.0.0.1 -uapp -p"$1" -N -B`, '_', appPassword], {
-      input: "INSERT INTO app.e2e VALUES ('from-replica');",
-      allowFail: true,
-    });
-    expect(asApp.status).not.toBe(0);
-    expect(asApp.err).toMatch(/read-only|read_only/);
-    figures.replicaWriteAsApp = asApp.err.trim().split('\n').pop();
+    const asApp = loginFrom(`${prefix}-server-1-app`, replica, 'app', '/run/secrets/db-password', "INSERT INTO app.e2e VALUES ('from-replica')");
+    expect(asApp).toMatch(/read-only|read_only/);
+    figures.replicaWriteAsApp = asApp;
     if (engine === 'mysql') {
       // super_read_only: even root is refused.
       const asRoot = sql(replica, "INSERT INTO app.e2e VALUES ('root-on-replica');", true);
       expect(asRoot.status).not.toBe(0);
       expect(asRoot.err).toMatch(/super-read-only/);
     }
+  });
+
+  it('lets only the app containers log in as the app user, and only the replica as the replication user', () => {
+    const app1 = `${prefix}-server-1-app`;
+    expect(loginFrom(app1, primary, 'app', '/run/secrets/db-password', 'SELECT CURRENT_USER()')).toBe(`ok [{"CURRENT_USER()":"app@${app1}.%"}]`);
+    // The right password from the wrong container: a client container on the data network.
+    const appPassword = docker('exec', primary, 'cat', '/etc/dws/secrets/app-password');
+    const stranger = sh('docker', ['run', '--rm', '-i', '--network', `${prefix}-data`, images()[engine], 'bash', '-c', `exec ${client} --protocol=tcp -h${primary} -uapp -p"$1" -N -B -e 'SELECT 1'`, '_', appPassword], {
+      allowFail: true,
+      timeoutMs: 60_000,
+    });
+    expect(stranger.status).not.toBe(0);
+    // Refused for its host before the password is even checked.
+    expect(stranger.err).toMatch(/Host '[^']+' is not allowed to connect/);
+    // The replication user from an app container (its password copied there for the test).
+    const replPassword = docker('exec', primary, 'cat', '/etc/dws/secrets/replication-password');
+    const repl = sh('docker', ['exec', '-i', app1, 'node', '-e', NODE_LOGIN, primary, 'repl', '-', 'SELECT 1'], { input: replPassword, allowFail: true }).out.trim();
+    expect(repl).toMatch(/Host '[^']+' is not allowed to connect|Access denied for user 'repl'/);
+    figures.accountLimits = { strangerAsApp: stranger.err.trim().split('\n').pop(), appContainerAsRepl: repl };
   });
 
   it('shows both replication threads running with no error, using GTIDs', () => {
@@ -201,6 +234,31 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     figures.dbFromApp = probe(`${prefix}-app`);
     figures.dbFromData = probe(`${prefix}-data`);
     expect([figures.dbFromEdge, figures.dbFromApp, figures.dbFromData]).toEqual(['unreachable', 'unreachable', 'reachable']);
+  });
+
+  it('answers only on the load balancer\'s public ports from the edge network; stats only from mgmt', () => {
+    // Every address of every container of the stack, every port any of them listens on.
+    const names = docker('ps', '--filter', `name=^${prefix}-`, '--format', '{{.Names}}').split('\n');
+    const targets = names.flatMap((n) =>
+      docker('inspect', '--format', '{{range $k, $v := .NetworkSettings.Networks}}{{$v.IPAddress}} {{end}}', n)
+        .split(' ')
+        .filter(Boolean)
+        .map((ip) => ({ n, ip })),
+    );
+    const ports = [22, 80, 443, 3000, 3306, 8080, 8404, 33060];
+    // Bounded: one connect per address and port, at most 1 s each, all in parallel.
+    const script = targets.flatMap(({ n, ip }) => ports.map((p) => `(timeout 1 bash -c 'echo > /dev/tcp/${ip}/${p}' 2>/dev/null && echo "${n}:${p}") &`)).join('\n') + '\nwait';
+    const probe = (net: string) =>
+      sh('docker', ['run', '--rm', '-i', '--network', net, images().haproxy, 'bash'], { input: script, timeoutMs: 60_000 }).out.split('\n').filter(Boolean).sort();
+    const fromEdge = probe(`${prefix}-edge`);
+    figures.portsAnsweringFromEdge = fromEdge;
+    expect(fromEdge).toEqual([`${prefix}-lb:443`, `${prefix}-lb:80`]);
+    const fromApp = probe(`${prefix}-app`);
+    figures.portsAnsweringFromApp = fromApp;
+    expect(fromApp).toEqual([`${prefix}-lb:443`, `${prefix}-lb:80`, `${prefix}-server-1-app:3000`, `${prefix}-server-1-nginx:80`, `${prefix}-server-2-app:3000`, `${prefix}-server-2-nginx:80`]);
+    // Statistics and metrics: on the management network, by the load balancer's mgmt name.
+    const metrics = sh('docker', ['run', '--rm', '--network', `${prefix}-mgmt`, images().nginx, 'curl', '-sS', '--max-time', '5', `http://${prefix}-lb-mgmt:8404/metrics`], { timeoutMs: 60_000 }).out;
+    expect(metrics).toMatch(/^haproxy_backend_active_servers\{proxy="app"\} 2$/m);
   });
 
   it('runs every container hardened (docker inspect)', () => {
