@@ -111,7 +111,7 @@ fi
 BASE_ID=$("$DOCKER" image inspect --format '{{.Id}}' "$BASE")
 
 # ---------------------------------------------------------------- 4. images
-IMAGES=(haproxy nginx node mysql mariadb)
+IMAGES=(haproxy nginx node mysql mariadb wrk monitoring)
 declare -A TAG
 # build contexts are staged under $CACHE/contexts: images/<name>/ plus, for a
 # Dockerfile that asks for it, host-ca/ with the host's local CA certificates
@@ -155,6 +155,8 @@ version_of() { # name tag -> one line
     node) "$DOCKER" run --rm "$2" sh -c 'echo "node $(node --version) npm $(npm --version)"' ;;
     mysql) "$DOCKER" run --rm "$2" mysqld --version ;;
     mariadb) "$DOCKER" run --rm "$2" mariadbd --version ;;
+    wrk) "$DOCKER" run --rm "$2" sh -c 'wrk --version 2>&1 | head -n1' ;;
+    monitoring) "$DOCKER" run --rm "$2" sh -c 'for b in prometheus alertmanager mysqld_exporter nginx-prometheus-exporter blackbox_exporter node_exporter; do $b --version 2>&1 | head -n1; done' ;;
   esac 2>&1 | tr '\n' ' ' | sed 's/ *$//'
 }
 for name in "${IMAGES[@]}"; do
