@@ -62,9 +62,10 @@ export function composeFromState(state: State): Record<string, unknown> {
       networks: Object.fromEntries((c.networks_advanced ?? []).map((n: Attrs) => [n.name, { aliases: n.aliases }])),
       ports: (c.ports ?? []).map((p: Attrs) => `${p.ip}:${p.external}:${p.internal}/${p.protocol}`),
       volumes: (c.mounts ?? []).map((m: Attrs) => {
-        if (m.type !== 'volume') throw new Error(`${c.name}: only volume mounts are supported`);
-        return { type: 'volume', source: m.source, target: m.target, read_only: m.read_only || undefined };
+        if (m.type !== 'volume' && m.type !== 'bind') throw new Error(`${c.name}: only volume and bind mounts are supported`);
+        return { type: m.type, source: m.source, target: m.target, read_only: m.read_only || undefined };
       }),
+      logging: c.log_driver ? { driver: c.log_driver, options: c.log_opts ?? undefined } : undefined,
       configs: svcConfigs,
       cap_add: c.capabilities?.[0]?.add,
       cap_drop: c.capabilities?.[0]?.drop,

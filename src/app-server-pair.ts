@@ -3,7 +3,7 @@ import { container, image, network } from '@cdktf/provider-docker';
 import { Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
-import { renderNginxConfig } from './config/nginx';
+import { NGINX_STATUS_PATH, renderNginxConfig } from './config/nginx';
 import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, hardening, memoryLimit, healthcheck, shortHash, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, hashDirectory, isDirectory, registryImage } from './images';
@@ -34,6 +34,11 @@ export interface AppServerPairProps {
   readonly codebase: Codebase;
   /** The network where the load balancer reaches Nginx and Nginx reaches the app. */
   readonly network: network.Network;
+  /**
+   * The management network: each Nginx joins it and serves `stub_status` there only (port 8081,
+   * for the Prometheus exporter). @default none: no status endpoint
+   */
+  readonly managementNetwork?: network.Network;
   /** The database the app uses; the app containers join its network. @default none */
   readonly database?: IDatabaseConnection;
   /** Port the app listens on inside its container (given to it as PORT). @default 3000 */
@@ -81,6 +86,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const schema = z.strictObject({
   codebase: z.any(),
   network: z.any().refine((n) => n !== undefined && n !== null, { error: 'is required: the docker network the load balancer reaches' }),
+  managementNetwork: z.any().optional(),
   database: z.any().optional(),
   appPort: intBetween(1, 65535).default(3000),
   healthCheckPath: z.string().regex(/^\/[A-Za-z0-9._~\/?=&-]*$/, { error: 'must be a URL path starting with "/"' }).default('/healthz'),
@@ -96,6 +102,7 @@ const schema = z.strictObject({
 
 const NGINX_CONFIG = '/etc/dws/nginx.conf';
 const STATIC_ROOT = '/srv/static';
+const NGINX_STATUS_PORT = 8081;
 const DB_PASSWORD_FILE = '/run/secrets/db-password';
 
 /** One server of the pair: Nginx in front of the app. */
@@ -103,6 +110,8 @@ export interface AppServer {
   readonly name: string;
   /** Nginx's Docker DNS name: what the load balancer connects to. */
   readonly host: string;
+  /** Nginx's `stub_status` URL on the management network, when there is one. */
+  readonly statusUrl: string | undefined;
   readonly nginx: container.Container;
   readonly app: container.Container;
 }
@@ -172,6 +181,7 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
       ? healthcheck({ test: p.appHealthCheck, intervalSeconds: 2, timeoutSeconds: 3, startPeriodSeconds: 60, retries: 3 })
       : undefined;
     const appNetworks = [p.network as network.Network, ...(db ? [db.network] : [])];
+    const mgmt = p.managementNetwork as network.Network | undefined;
 
     const makeServer = (index: 1 | 2): AppServer => {
       const name = `server-${index}`;
@@ -210,7 +220,11 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
         wait: appHc !== undefined,
         waitTimeout: 120,
       });
+      // Only the management network resolves this alias, so the status page listens only there.
+      const statusHost = `${nginxHost}-mgmt`;
+      const statusListen = mgmt ? `${statusHost}:${NGINX_STATUS_PORT}` : undefined;
       const nginxConfig = renderNginxConfig({
+        statusListen,
         listenPort: 80,
         staticRoot: codebase.staticPath ? STATIC_ROOT : undefined,
         appHost,
@@ -228,7 +242,10 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
         // to an unprivileged user.
         ...hardening(['CHOWN', 'SETUID', 'SETGID', 'NET_BIND_SERVICE']),
         ...memoryLimit(p.nginxMemoryMb),
-        networksAdvanced: [{ name: (p.network as network.Network).name, aliases: [nginxHost] }],
+        networksAdvanced: [
+          { name: (p.network as network.Network).name, aliases: [nginxHost] },
+          ...(mgmt ? [{ name: mgmt.name, aliases: [statusHost] }] : []),
+        ],
         restart: 'unless-stopped',
         stopSignal: 'SIGQUIT', // graceful: in-flight requests finish
         destroyGraceSeconds: 30,
@@ -238,7 +255,7 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
         waitTimeout: 180,
         dependsOn: [app],
       });
-      return { name, host: nginxHost, nginx, app };
+      return { name, host: nginxHost, statusUrl: statusListen && `http://${statusListen}${NGINX_STATUS_PATH}`, nginx, app };
     };
     this.servers = [makeServer(1), makeServer(2)];
   }

@@ -3,8 +3,9 @@ import { Aspects, TerraformOutput, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { AppServerPair, AppServerPairProps, Codebase } from './app-server-pair';
-import { defaultNamePrefix, ensureDockerProvider, terraformLiteral } from './docker';
+import { ContainerLogging, ContainerLoggingProps, defaultNamePrefix, ensureDockerProvider, terraformLiteral } from './docker';
 import { LoadBalancer, LoadBalancerProps } from './load-balancer';
+import { Monitoring, MonitoringImages, MonitoringProps } from './monitoring';
 import { MySqlPrimaryReplica, MySqlPrimaryReplicaProps } from './mysql-primary-replica';
 import { SecurityPolicy } from './security-policy';
 import { childPath, dockerName, imageRef, parseProps } from './validation';
@@ -17,6 +18,8 @@ export interface StackImages {
   readonly nginx?: string;
   /** The database image, for the chosen engine. @default "mysql:8.4" or "mariadb:11.4" */
   readonly database?: string;
+  /** Images of the monitoring stack. @default DEFAULT_MONITORING_IMAGES */
+  readonly monitoring?: MonitoringImages;
 }
 
 export interface DistributedWebStackProps {
@@ -36,16 +39,34 @@ export interface DistributedWebStackProps {
    * the Docker host's DOCKER-USER chain (`<prefix>_docker_user_rules`). @default false
    */
   readonly hostFirewall?: boolean;
+  /**
+   * Prometheus, Alertmanager and exporters on the mgmt network (see Monitoring); `false` for none.
+   * The stack sets what to watch; these are the rest of Monitoring's props.
+   * @default {}
+   */
+  readonly monitoring?: false | Omit<MonitoringProps, 'managementNetwork' | 'loadBalancer' | 'probeNetwork' | 'appServers' | 'database' | 'images' | 'namePrefix'>;
+  /**
+   * The log driver of every container, e.g. { driver: "syslog", options: { "syslog-address": "udp://10.0.0.5:514" } }.
+   * @default { driver: "json-file", options: { "max-size": "10m", "max-file": "3" } } (rotated, so logs cannot fill the disk)
+   */
+  readonly logging?: ContainerLoggingProps;
 }
 
 const schema = z.strictObject({
   codebase: z.any(),
   namePrefix: dockerName.optional(),
-  images: z.strictObject({ haproxy: imageRef.optional(), nginx: imageRef.optional(), database: imageRef.optional() }).default({}),
+  images: z.strictObject({ haproxy: imageRef.optional(), nginx: imageRef.optional(), database: imageRef.optional(), monitoring: z.any().optional() }).default({}),
   loadBalancer: z.any().optional(),
   appServers: z.any().optional(),
   database: z.any().optional(),
   hostFirewall: z.boolean({ error: 'must be true or false' }).default(false),
+  monitoring: z.union([z.literal(false), z.record(z.string(), z.any())], { error: 'must be false or Monitoring props' }).default({}),
+  logging: z
+    .strictObject({
+      driver: z.string().regex(/^[a-z0-9_-]+$/, { error: 'must be a Docker log driver name such as "json-file" or "syslog"' }),
+      options: z.record(z.string(), z.string({ error: 'must be a string' })).optional(),
+    })
+    .default({ driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } }),
 });
 
 /**
@@ -65,6 +86,8 @@ export class DistributedWebStack extends Construct {
   readonly loadBalancer: LoadBalancer;
   readonly appServers: AppServerPair;
   readonly database: MySqlPrimaryReplica;
+  /** Prometheus, Alertmanager and the exporters, unless `monitoring: false`. */
+  readonly monitoring?: Monitoring;
   readonly urlOutput: TerraformOutput;
   /** The load balancer's certificate (PEM), when TLS is on. */
   readonly certificateOutput?: TerraformOutput;
@@ -97,6 +120,7 @@ export class DistributedWebStack extends Construct {
         ...props.appServers,
         codebase: props.codebase,
         network: this.appNetwork,
+        ...(p.monitoring !== false ? { managementNetwork: this.managementNetwork } : {}),
         database: this.database,
         ...(p.images.nginx ? { nginxImage: p.images.nginx } : {}),
         namePrefix: prefix,
@@ -109,6 +133,19 @@ export class DistributedWebStack extends Construct {
         ...(p.images.haproxy ? { image: p.images.haproxy } : {}),
         namePrefix: prefix,
       });
+      if (p.monitoring !== false) {
+        this.monitoring = new Monitoring(this, 'Monitoring', {
+          ...(props.monitoring || {}),
+          managementNetwork: this.managementNetwork,
+          loadBalancer: this.loadBalancer,
+          probeNetwork: this.edgeNetwork,
+          appServers: this.appServers,
+          database: this.database,
+          ...(p.images.monitoring ? { images: p.images.monitoring } : {}),
+          namePrefix: prefix,
+        });
+      }
+      Aspects.of(this).add(new ContainerLogging(p.logging));
       // Secure by default: the policy checks every container of the stack at synth time.
       Aspects.of(this).add(new SecurityPolicy());
       this.urlOutput = new TerraformOutput(this, 'url', { value: this.loadBalancer.url, description: 'Where clients reach the stack' });

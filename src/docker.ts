@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { container, provider } from '@cdktf/provider-docker';
 import { provider as randomProvider } from '@cdktf/provider-random';
 import { provider as tlsProvider } from '@cdktf/provider-tls';
-import { TerraformProvider, TerraformStack } from 'cdktf';
-import { Construct } from 'constructs';
+import { IAspect, TerraformProvider, TerraformStack } from 'cdktf';
+import { Construct, IConstruct } from 'constructs';
 
 /** Canonical Go duration ("2s", "1m0s", "1m30s"): what the provider reads back. */
 export function goDuration(seconds: number): string {
@@ -94,4 +94,24 @@ export function hardening(add: string[]): { capabilities: { drop: string[]; add?
  */
 export function memoryLimit(mb: number): { memory: number; memorySwap: number } {
   return { memory: mb, memorySwap: mb };
+}
+
+/** How every container of a stack logs: a Docker log driver and its options. */
+export interface ContainerLoggingProps {
+  /** e.g. "json-file", "local", "syslog", "fluentd", "gelf", "journald". */
+  readonly driver: string;
+  /** The driver's options, e.g. { "syslog-address": "udp://10.0.0.5:514" }. */
+  readonly options?: Record<string, string>;
+}
+
+/** Sets one log driver and its options on every docker_container under the scope it is added to. */
+export class ContainerLogging implements IAspect {
+  constructor(private readonly props: ContainerLoggingProps) {}
+
+  visit(node: IConstruct): void {
+    if (node instanceof container.Container) {
+      node.logDriver = this.props.driver;
+      node.logOpts = this.props.options ?? {};
+    }
+  }
 }

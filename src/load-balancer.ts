@@ -187,6 +187,8 @@ export class LoadBalancer extends Construct {
   /** The published HTTPS port; undefined when TLS is off. */
   readonly publishedHttpsPort: number | undefined;
   readonly statsPort: number;
+  /** The URL on the load balancer's own networks (by its Docker DNS name), e.g. for probes. */
+  readonly internalUrl: string;
   /** Source CIDRs allowed on the published ports. */
   readonly allowFrom: readonly string[];
   /** The Docker DNS name of the statistics endpoint on the management network, when there is one. */
@@ -218,6 +220,7 @@ export class LoadBalancer extends Construct {
     this.publishedHttpsPort = p.tls === false ? undefined : p.publish.httpsPort;
     this.statsPort = p.statsPort;
     this.allowFrom = p.publish.allowFrom;
+    this.internalUrl = p.tls === false ? `http://${prefix}-lb:${p.listenPort}/` : `https://${prefix}-lb:${p.tlsListenPort}/`;
     this.prefix = prefix;
     const mgmt = p.managementNetwork as network.Network | undefined;
     this.statsHost = mgmt ? `${prefix}-lb-mgmt` : undefined;

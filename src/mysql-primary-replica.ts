@@ -54,6 +54,16 @@ export interface MySqlPrimaryReplicaProps {
   readonly serverIdBase?: number;
   /** Extra [mysqld] settings for both servers, e.g. { innodb_buffer_pool_size: "256M" }. @default none */
   readonly settings?: Record<string, string | number | boolean>;
+  /**
+   * Semi-synchronous replication, waiting AFTER_SYNC: the primary acknowledges a commit only once
+   * the replica has it in its relay log, so losing the primary loses no acknowledged write. If
+   * the replica does not acknowledge within `timeoutMs` (it is down, stopped or partitioned), the
+   * primary degrades to asynchronous replication, and returns to semi-sync once the replica has
+   * caught up; the monitoring alert MySQLSemiSyncDegraded fires while it is degraded.
+   * `false`: asynchronous replication (an acknowledged write can be lost with the primary).
+   * @default { timeoutMs: 10000 }
+   */
+  readonly semiSync?: false | { readonly timeoutMs?: number };
   /** Memory limit of each server's container. @default 1024 */
   readonly memoryMb?: number;
   /**
@@ -67,6 +77,9 @@ export interface MySqlPrimaryReplicaProps {
 }
 
 const settingValue = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string, number or boolean' });
+// One non-aborting check, so the union reports it rather than its own catch-all message.
+const SEMI_SYNC_TIMEOUT = 'must be a whole number of milliseconds between 100 and 86400000';
+const semiSyncTimeout = z.number({ error: SEMI_SYNC_TIMEOUT }).refine((v) => Number.isInteger(v) && v >= 100 && v <= 86_400_000, { error: SEMI_SYNC_TIMEOUT });
 const schema = z.strictObject({
   network: z.any().refine((n) => n !== undefined && n !== null, { error: 'is required: the docker network both servers join' }),
   engine: z.enum(['mysql', 'mariadb'], { error: 'must be "mysql" or "mariadb"' }).default('mysql'),
@@ -80,6 +93,9 @@ const schema = z.strictObject({
     .record(z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: 'must be an option name such as "innodb_buffer_pool_size"' }), settingValue)
     .refine((r) => Object.values(r).every((v) => !/[\n\r]/.test(String(v))), { error: 'values must be on one line' })
     .default({}),
+  semiSync: z
+    .union([z.literal(false), z.strictObject({ timeoutMs: semiSyncTimeout.default(10_000) })], { error: 'must be false or { timeoutMs: number }' })
+    .default({ timeoutMs: 10_000 }),
   memoryMb: intBetween(256, 1_048_576).default(1024),
   clients: z.array(dockerName).default([]),
   namePrefix: dockerName.optional(),
@@ -106,6 +122,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
   readonly rootPassword: password.Password;
   readonly replicationPassword: password.Password;
   readonly appPassword: password.Password;
+  private monitoringPassword: password.Password | undefined;
   readonly writerHost: string;
   readonly readerHost: string;
   readonly port: number;
@@ -114,6 +131,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
   readonly password: string;
   readonly network: network.Network;
   private readonly clients: string[];
+  private readonly exporters: string[] = [];
 
   constructor(scope: Construct, id: string, props: MySqlPrimaryReplicaProps) {
     const p = parseProps(schema, props, childPath(scope, id));
@@ -137,6 +155,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
     this.appPassword = secret('AppPassword');
     this.password = this.appPassword.result;
 
+    const semiSyncTimeoutMs = p.semiSync === false ? undefined : p.semiSync.timeoutMs;
     this.image = registryImage(this, 'Image', p.image ?? DEFAULT_IMAGES[p.engine]);
     const server = (role: DatabaseRole, serverId: number, host: string, after?: container.Container): DatabaseServer => {
       const model = {
@@ -153,7 +172,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       const entrypoint = Lazy.stringValue({
         produce: () => {
           const appUserHosts = this.clients.length ? this.clients.map(containerHostPattern) : ['%'];
-          return terraformLiteral(renderDbEntrypoint({ ...model, appUserHosts }));
+          return terraformLiteral(renderDbEntrypoint({ ...model, appUserHosts, exporterUserHosts: this.exporters.map(containerHostPattern) }));
         },
       });
       const roleId = role === 'primary' ? 'Primary' : 'Replica';
@@ -170,15 +189,23 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
         [DB_SECRET_FILES.replication, this.replicationPassword],
         ...(role === 'primary' ? [[DB_SECRET_FILES.app, this.appPassword] as const] : []),
       ] as const;
+      const secretUploads = () => [
+        ...secrets,
+        // Only the primary creates accounts (the replica replays them).
+        ...(role === 'primary' && this.exporterPassword ? [[DB_SECRET_FILES.exporter, this.exporterPassword] as const] : []),
+      ];
       const c = new container.Container(this, roleId, {
         name: host,
         image: this.image.imageId,
         entrypoint: [DB_PATHS.entrypoint],
-        upload: [
-          { file: DB_PATHS.config, content: terraformLiteral(renderMyCnf({ engine: p.engine, role, serverId, port: p.port, extraSettings: p.settings })) },
-          { file: DB_PATHS.entrypoint, content: entrypoint, executable: true },
-          ...secrets.map(([file, pw]) => ({ file: `${DB_PATHS.secrets}/${file}`, content: pw.result, permissions: '0600' })),
-        ],
+        // Lazy: the exporter's password file exists only once an exporter is allowed.
+        upload: Lazy.anyValue({
+          produce: () => [
+            { file: DB_PATHS.config, content: terraformLiteral(renderMyCnf({ engine: p.engine, role, serverId, port: p.port, semiSyncTimeoutMs, extraSettings: p.settings })) },
+            { file: DB_PATHS.entrypoint, content: entrypoint, executable: true },
+            ...secretUploads().map(([file, pw]) => ({ file: `${DB_PATHS.secrets}/${file}`, content: pw.result, permissions: '0600' })),
+          ],
+        }),
         networksAdvanced: [{ name: this.network.name, aliases: [host] }],
         mounts: [{ type: 'volume', source: vol.name, target: DB_PATHS.dataDir }],
         // The entrypoint (root) prepares the mysql-owned data directory, then the server drops
@@ -198,6 +225,23 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
     this.primary = server('primary', p.serverIdBase, this.writerHost);
     // The replica replays the primary's log from the start: the primary must be up first.
     this.replica = server('replica', p.serverIdBase + 1, this.readerHost, this.primary.container);
+  }
+
+  /**
+   * Lets a mysqld_exporter container (by its name) log in as the monitoring user (PROCESS,
+   * replication status, SELECT; at most 3 connections). Accounts are created on first start.
+   */
+  allowExporter(containerName: string): void {
+    if (!dockerName.safeParse(containerName).success) {
+      throw new ValidationError(this.node.path, 'exporter', `must be a container name such as "web-db-primary-exporter" (got ${JSON.stringify(containerName)})`);
+    }
+    if (!this.exporters.includes(containerName)) this.exporters.push(containerName);
+    this.monitoringPassword ??= new password.Password(this, 'ExporterPassword', { length: 32, special: false });
+  }
+
+  /** The monitoring user's password (mysqld_exporter), once an exporter is allowed. */
+  get exporterPassword(): password.Password | undefined {
+    return this.monitoringPassword;
   }
 
   /** Lets a client container (by its name) log in as the application user. */

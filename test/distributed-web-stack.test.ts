@@ -42,10 +42,11 @@ describe('DistributedWebStack', () => {
     }
   });
 
-  it('joins the tiers as designed: lb on edge+app, nginx on app, app on app+data', () => {
+  it('joins the tiers as designed: lb on edge+app(+mgmt), nginx on app(+mgmt), app on app+data', () => {
     const nets = (name: string) => byName(tf, 'docker_container', name).networks_advanced.map((n: any) => netName(tf, n.name));
     expect(nets('test-lb')).toEqual(['test-edge', 'test-app', 'test-mgmt']);
-    expect(nets('test-server-1-nginx')).toEqual(['test-app']);
+    // mgmt only for the statistics and status pages (see the monitoring tests).
+    expect(nets('test-server-1-nginx')).toEqual(['test-app', 'test-mgmt']);
     expect(nets('test-server-2-app')).toEqual(['test-app', 'test-data']);
   });
 
@@ -69,6 +70,8 @@ describe('DistributedWebStack', () => {
       "CREATE USER IF NOT EXISTS 'app'@'test-server-1-app.%'",
       "CREATE USER IF NOT EXISTS 'app'@'test-server-2-app.%'",
       "CREATE USER IF NOT EXISTS 'repl'@'test-db-replica.%'",
+      "CREATE USER IF NOT EXISTS 'exporter'@'test-db-primary-exporter.%'",
+      "CREATE USER IF NOT EXISTS 'exporter'@'test-db-replica-exporter.%'",
     ]);
   });
 
@@ -94,6 +97,15 @@ describe('DistributedWebStack', () => {
       'test-server-2-app': [],
       'test-db-primary': ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETUID', 'CAP_SETGID'],
       'test-db-replica': ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETUID', 'CAP_SETGID'],
+      // Monitoring: none at all.
+      'test-prometheus': [],
+      'test-alertmanager': [],
+      'test-blackbox': [],
+      'test-node-exporter': [],
+      'test-db-primary-exporter': [],
+      'test-db-replica-exporter': [],
+      'test-server-1-nginx-exporter': [],
+      'test-server-2-nginx-exporter': [],
     });
     for (const c of containers) {
       expect(c.capabilities.drop).toEqual(['ALL']);
@@ -105,7 +117,7 @@ describe('DistributedWebStack', () => {
 
   it('has no password literal in the synthesized JSON', () => {
     expect(passwordLiterals(json)).toEqual([]);
-    expect(resources(tf, 'random_password')).toHaveLength(3);
+    expect(resources(tf, 'random_password')).toHaveLength(4); // root, replication, app, exporter
   });
 
   it('outputs the URL and exposes every part', () => {
@@ -120,11 +132,20 @@ describe('DistributedWebStack', () => {
   });
 
   it('passes image overrides to every component', () => {
-    const { tf: t } = webStack({ images: { haproxy: 'mirror/haproxy:3.0', nginx: 'mirror/nginx:1.27', database: 'mirror/mariadb:11.8' }, database: { engine: 'mariadb' } });
+    const { tf: t } = webStack({
+      images: { haproxy: 'mirror/haproxy:3.0', nginx: 'mirror/nginx:1.27', database: 'mirror/mariadb:11.8', monitoring: { prometheus: 'mirror/prometheus:2.53' } },
+      database: { engine: 'mariadb' },
+    });
     expect(resources(t, 'docker_image').map((i) => i.name).sort()).toEqual([
       'mirror/haproxy:3.0',
       'mirror/mariadb:11.8',
       'mirror/nginx:1.27',
+      'mirror/prometheus:2.53',
+      'nginx/nginx-prometheus-exporter:1.4.1',
+      'prom/alertmanager:v0.28.1',
+      'prom/blackbox-exporter:v0.26.0',
+      'prom/mysqld-exporter:v0.17.2',
+      'prom/node-exporter:v1.9.0',
       'registry.example.com/shop:1.4.2',
       expect.stringMatching(/^test-static:[0-9a-f]{12}$/),
     ]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DB_PATHS, MySqlPrimaryReplica } from '../src';
+import { DB_PATHS, MySqlPrimaryReplica, ValidationError } from '../src';
 import { byName, resources, synthStack, testNetwork, uploaded } from './helpers';
 
 describe('MySqlPrimaryReplica', () => {
@@ -89,5 +89,66 @@ describe('MySqlPrimaryReplica', () => {
     });
     const cnf = uploaded(byName(tf, 'docker_container', 'test-db-replica'), DB_PATHS.config);
     expect(cnf).toMatch(/innodb_buffer_pool_size = 256M\nskip_log_error = OFF\n$/);
+  });
+
+  describe('semi-synchronous replication', () => {
+    const cnfs = (props: Partial<ConstructorParameters<typeof MySqlPrimaryReplica>[2]> = {}) => {
+      const { tf } = synthStack((stack) => {
+        new MySqlPrimaryReplica(stack, 'db', { network: testNetwork(stack), ...props });
+      });
+      return { primary: uploaded(byName(tf, 'docker_container', 'test-db-primary'), DB_PATHS.config), replica: uploaded(byName(tf, 'docker_container', 'test-db-replica'), DB_PATHS.config) };
+    };
+    const lines = (cnf: string) => cnf.split('\n').filter((l) => /semi|plugin_load/.test(l));
+
+    it('is on by default on MySQL: both plugins on both nodes, source enabled on the primary, replica on the replica, AFTER_SYNC, 10 s', () => {
+      const { primary, replica } = cnfs();
+      const both = [
+        'plugin_load_add = semisync_source.so',
+        'plugin_load_add = semisync_replica.so',
+      ];
+      const shared = ['loose-rpl_semi_sync_source_timeout = 10000', 'loose-rpl_semi_sync_source_wait_point = AFTER_SYNC', 'loose-rpl_semi_sync_source_wait_for_replica_count = 1'];
+      expect(lines(primary)).toEqual([...both, 'loose-rpl_semi_sync_source_enabled = ON', ...shared, 'loose-rpl_semi_sync_replica_enabled = OFF']);
+      expect(lines(replica)).toEqual([...both, 'loose-rpl_semi_sync_source_enabled = OFF', ...shared, 'loose-rpl_semi_sync_replica_enabled = ON']);
+    });
+
+    it('uses the built-in MariaDB variables, with the wait point set to AFTER_SYNC (its default is AFTER_COMMIT)', () => {
+      const { primary, replica } = cnfs({ engine: 'mariadb', semiSync: { timeoutMs: 2500 } });
+      const shared = ['rpl_semi_sync_master_timeout = 2500', 'rpl_semi_sync_master_wait_point = AFTER_SYNC'];
+      expect(lines(primary)).toEqual(['rpl_semi_sync_master_enabled = ON', ...shared, 'rpl_semi_sync_slave_enabled = OFF']);
+      expect(lines(replica)).toEqual(['rpl_semi_sync_master_enabled = OFF', ...shared, 'rpl_semi_sync_slave_enabled = ON']);
+    });
+
+    it('takes the timeout from semiSync.timeoutMs, and defaults it when the object is empty', () => {
+      expect(cnfs({ semiSync: { timeoutMs: 500 } }).primary).toContain('loose-rpl_semi_sync_source_timeout = 500\n');
+      expect(cnfs({ semiSync: {} }).primary).toContain('loose-rpl_semi_sync_source_timeout = 10000\n');
+    });
+
+    it.each(['mysql', 'mariadb'] as const)('semiSync: false renders no semi-sync settings (%s)', (engine) => {
+      const { primary, replica } = cnfs({ engine, semiSync: false });
+      expect(lines(primary)).toEqual([]);
+      expect(lines(replica)).toEqual([]);
+    });
+
+    it('bootstraps without waiting for a replica that is not there yet', () => {
+      const { tf } = synthStack((stack) => {
+        new MySqlPrimaryReplica(stack, 'db', { network: testNetwork(stack) });
+      });
+      expect(uploaded(byName(tf, 'docker_container', 'test-db-primary'), DB_PATHS.entrypoint)).toMatch(/--skip-networking .*--loose-rpl-semi-sync-source-enabled=OFF &/);
+    });
+
+    it.each([
+      [{ timeoutMs: 0 }, 'semiSync.timeoutMs must be a whole number of milliseconds between 100 and 86400000 (got 0)'],
+      [{ timeoutMs: 86_400_001 }, 'semiSync.timeoutMs must be a whole number of milliseconds between 100 and 86400000 (got 86400001)'],
+      [{ timeoutMs: 1.5e3 + 0.5 }, 'semiSync.timeoutMs must be a whole number of milliseconds between 100 and 86400000 (got 1500.5)'],
+      [{ timeoutMs: '10s' }, 'semiSync must be false or { timeoutMs: number } (got {"timeoutMs":"10s"})'],
+      [true, 'semiSync must be false or { timeoutMs: number } (got true)'],
+      [{ timeout: 10 }, 'semiSync.timeout is not a known property (check the spelling)'],
+    ])('rejects semiSync %j with a clear message', (semiSync, message) => {
+      expect(() =>
+        synthStack((stack) => {
+          new MySqlPrimaryReplica(stack, 'db', { network: testNetwork(stack), semiSync: semiSync as any });
+        }),
+      ).toThrow(new ValidationError('test/db', message.split(' ')[0], message.slice(message.indexOf(' ') + 1)));
+    });
   });
 });

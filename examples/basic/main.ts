@@ -1,11 +1,13 @@
 // The seed's architecture as a cdktf app: `npx cdktf synth` / `npx cdktf deploy` at the repo root.
 //
 // Environment (all optional), for hosts without Docker Hub, e.g. a private registry mirror:
-//   DWS_IMAGES_JSON   a JSON file {"haproxy","nginx","node","mysql","mariadb"} of image names
+//   DWS_IMAGES_JSON   a JSON file {"haproxy","nginx","node","mysql","mariadb","monitoring"} of image
+//                     names ("monitoring": one image with Prometheus, Alertmanager and the exporters)
 //   DWS_DB_ENGINE     "mysql" (default) or "mariadb"
 //   DWS_HTTP_PORT     host port on 127.0.0.1 for HTTP, which redirects to HTTPS (default 8080)
 //   DWS_HTTPS_PORT    host port on 127.0.0.1 for HTTPS (default 8443; a self-signed certificate)
 //   DWS_NAME_PREFIX   container name prefix (default "basic")
+//   DWS_ALERT_WEBHOOK_URL  where Alertmanager posts alerts (default: nowhere)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, TerraformStack } from 'cdktf';
@@ -18,6 +20,7 @@ interface ImageOverrides {
   node?: string;
   mysql?: string;
   mariadb?: string;
+  monitoring?: string;
 }
 
 class BasicStack extends TerraformStack {
@@ -32,13 +35,23 @@ class BasicStack extends TerraformStack {
         directory: join(__dirname, '..', 'app'),
         buildArgs: images.node ? { BASE_IMAGE: images.node } : {},
       },
-      images: { haproxy: images.haproxy, nginx: images.nginx, database: images[engine] },
+      images: {
+        haproxy: images.haproxy,
+        nginx: images.nginx,
+        database: images[engine],
+        ...(images.monitoring ? { monitoring: monitoringImages(images.monitoring) } : {}),
+      },
       loadBalancer: {
         publish: { address: '127.0.0.1', httpPort: Number(process.env.DWS_HTTP_PORT ?? 8080), httpsPort: Number(process.env.DWS_HTTPS_PORT ?? 8443) },
       },
       database: { engine },
+      monitoring: { receivers: process.env.DWS_ALERT_WEBHOOK_URL ? [{ webhook: { url: process.env.DWS_ALERT_WEBHOOK_URL } }] : [] },
     });
   }
+}
+
+function monitoringImages(name: string) {
+  return { prometheus: name, alertmanager: name, mysqldExporter: name, nginxExporter: name, blackboxExporter: name, nodeExporter: name };
 }
 
 const app = new App();

@@ -15,15 +15,55 @@ export const DB_SECRET_FILES = {
   root: 'root-password',
   replication: 'replication-password',
   app: 'app-password',
+  exporter: 'exporter-password',
 } as const;
+
+/** The monitoring user mysqld_exporter logs in as. */
+export const EXPORTER_USER = 'exporter';
 
 export interface MyCnfModel {
   readonly engine: DatabaseEngine;
   readonly role: DatabaseRole;
   readonly serverId: number;
   readonly port: number;
+  /**
+   * Semi-synchronous replication: how long (ms) a commit on the primary waits for the replica to
+   * acknowledge it before the primary degrades to asynchronous replication. Undefined: no semi-sync.
+   */
+  readonly semiSyncTimeoutMs?: number;
   /** Extra `[mysqld]` settings, rendered last so they win. */
   readonly extraSettings?: Readonly<Record<string, string | number | boolean>>;
+}
+
+/**
+ * The semi-sync settings of one server. AFTER_SYNC: a commit is acknowledged to its client only
+ * once it is in the replica's relay log, so a transaction a client saw committed survives the
+ * loss of the primary. If no replica acknowledges within the timeout, the primary commits
+ * asynchronously (status OFF) until the replica has caught up again. Both nodes get the timeout
+ * and wait point so that a switchover only flips the *_enabled variables.
+ */
+export function semiSyncSettings(engine: DatabaseEngine, role: DatabaseRole, timeoutMs: number): [string, string | number][] {
+  const primary = role === 'primary';
+  if (engine === 'mysql') {
+    // MySQL 8.4+: plugins, loaded on both nodes (a switchover swaps the roles). Their variables
+    // exist only once the plugin is loaded: loose- keeps `mysqld --validate-config` passing.
+    return [
+      ['plugin_load_add', 'semisync_source.so'],
+      ['plugin_load_add', 'semisync_replica.so'],
+      ['loose-rpl_semi_sync_source_enabled', primary ? 'ON' : 'OFF'],
+      ['loose-rpl_semi_sync_source_timeout', timeoutMs],
+      ['loose-rpl_semi_sync_source_wait_point', 'AFTER_SYNC'],
+      ['loose-rpl_semi_sync_source_wait_for_replica_count', 1],
+      ['loose-rpl_semi_sync_replica_enabled', primary ? 'OFF' : 'ON'],
+    ];
+  }
+  // MariaDB 10.3.3+: built in; its wait point defaults to AFTER_COMMIT, which is not lossless.
+  return [
+    ['rpl_semi_sync_master_enabled', primary ? 'ON' : 'OFF'],
+    ['rpl_semi_sync_master_timeout', timeoutMs],
+    ['rpl_semi_sync_master_wait_point', 'AFTER_SYNC'],
+    ['rpl_semi_sync_slave_enabled', primary ? 'OFF' : 'ON'],
+  ];
 }
 
 /** Renders the server's whole option file (started with --defaults-file, so nothing else is read). */
@@ -59,6 +99,7 @@ export function renderMyCnf(m: MyCnfModel): string {
     if (replica) settings.push(['read_only', 'ON']);
   }
   if (replica) settings.push(['relay_log', 'relay-bin'], ['relay_log_recovery', 'ON']);
+  if (m.semiSyncTimeoutMs !== undefined) settings.push(...semiSyncSettings(m.engine, m.role, m.semiSyncTimeoutMs));
   for (const [k, v] of Object.entries(m.extraSettings ?? {})) {
     settings.push([k, typeof v === 'boolean' ? (v ? 'ON' : 'OFF') : v]);
   }
@@ -79,6 +120,8 @@ export interface DbEntrypointModel {
   readonly appUserHosts: readonly string[];
   /** Host patterns the replication user may connect from. */
   readonly replicationUserHosts: readonly string[];
+  /** Host patterns the monitoring user (mysqld_exporter) may connect from; none: no such user. */
+  readonly exporterUserHosts?: readonly string[];
 }
 
 /**
@@ -120,6 +163,12 @@ export function renderBootstrapSql(m: DbEntrypointModel): string {
         `CREATE USER IF NOT EXISTS '${m.replicationUser}'@'${h}' IDENTIFIED BY '\${REPLICATION_PASSWORD}';`,
         `GRANT REPLICATION SLAVE ON *.* TO '${m.replicationUser}'@'${h}';`,
       ]),
+      // What mysqld_exporter needs to read status and replication, and a cap on its connections.
+      // MariaDB 10.5+ split REPLICATION CLIENT: SHOW REPLICA STATUS needs SLAVE MONITOR.
+      ...(m.exporterUserHosts ?? []).flatMap((h) => [
+        `CREATE USER IF NOT EXISTS '${EXPORTER_USER}'@'${h}' IDENTIFIED BY '\${EXPORTER_PASSWORD}' WITH MAX_USER_CONNECTIONS 3;`,
+        `GRANT PROCESS, ${m.engine === 'mysql' ? 'REPLICATION CLIENT' : 'BINLOG MONITOR, SLAVE MONITOR'}, SELECT ON *.* TO '${EXPORTER_USER}'@'${h}';`,
+      ]),
       ...rootSql,
     ].join('\n');
   }
@@ -140,9 +189,11 @@ export function renderDbEntrypoint(m: DbEntrypointModel): string {
   const bin = BINARIES[m.engine];
   const init =
     m.engine === 'mysql'
-      ? `${bin.server} --defaults-file="$CNF" --initialize-insecure --user=mysql --read-only=OFF --super-read-only=OFF`
+      ? `${bin.server} --defaults-file="$CNF" --initialize-insecure --user=mysql --read-only=OFF --super-read-only=OFF --loose-rpl-semi-sync-source-enabled=OFF`
       : `mariadb-install-db --defaults-file="$CNF" --user=mysql --auth-root-authentication-method=normal --skip-test-db >/dev/null`;
-  const skipReplica = m.engine === 'mysql' ? '--skip-replica-start --super-read-only=OFF' : '--skip-slave-start';
+  // No replica is connected during bootstrap: its writes must not wait out the semi-sync timeout.
+  const noSemiSync = m.engine === 'mysql' ? '--loose-rpl-semi-sync-source-enabled=OFF' : '--rpl-semi-sync-master-enabled=OFF';
+  const bootOptions = m.engine === 'mysql' ? `--skip-replica-start --super-read-only=OFF ${noSemiSync}` : `--skip-slave-start ${noSemiSync}`;
   return `#!/bin/bash
 # Rendered by cdktf-distributed-web-stack (${m.engine} ${m.role}).
 set -euo pipefail
@@ -177,7 +228,8 @@ if [ ! -f "$DATADIR/dws-bootstrap.done" ]; then
   ROOT_PASSWORD=$(secret ${DB_SECRET_FILES.root})
   REPLICATION_PASSWORD=$(secret ${DB_SECRET_FILES.replication})
   ${m.role === 'primary' ? `APP_PASSWORD=$(secret ${DB_SECRET_FILES.app})` : ''}
-  ${bin.server} --defaults-file="$CNF" --user=mysql --skip-networking --socket="$BOOT_SOCKET" --read-only=OFF ${skipReplica} &
+  ${m.role === 'primary' && m.exporterUserHosts?.length ? `EXPORTER_PASSWORD=$(secret ${DB_SECRET_FILES.exporter})` : ''}
+  ${bin.server} --defaults-file="$CNF" --user=mysql --skip-networking --socket="$BOOT_SOCKET" --read-only=OFF ${bootOptions} &
   pid=$!
   for _ in $(seq 1 240); do
     ${bin.admin} --socket="$BOOT_SOCKET" --user=root --password="$ROOT_PASSWORD" ping >/dev/null 2>&1 && break

@@ -8,7 +8,15 @@ export interface NginxModel {
   readonly resolver: string;
   readonly clientMaxBodySize: string;
   readonly proxyReadTimeoutSeconds: number;
+  /**
+   * Where `stub_status` listens (for the Prometheus exporter), e.g. a network alias that only the
+   * management network resolves (nginx resolves it at start). undefined: no status endpoint.
+   */
+  readonly statusListen?: string;
 }
+
+/** The path of nginx's status page (on statusListen). */
+export const NGINX_STATUS_PATH = '/stub_status';
 
 /**
  * Renders nginx.conf. It depends on nothing the image ships but `mime.types`: pid and temp
@@ -62,6 +70,9 @@ export function renderNginxConfig(m: NginxModel): string {
     `    listen ${m.listenPort};`,
     ...locations,
     '  }',
+    ...(m.statusListen
+      ? ['', '  server {', `    listen ${m.statusListen};`, '    access_log off;', `    location = ${NGINX_STATUS_PATH} {`, '      stub_status;', '    }', '    location / {', '      return 404;', '    }', '  }']
+      : []),
     '}',
     '',
   ].join('\n');

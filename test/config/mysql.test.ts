@@ -9,7 +9,7 @@ import { run } from './real-programs';
 // MariaDB from Debian's packages runs our rendered my.cnf and bootstrap SQL for real: a primary
 // and a replica on this host, each on a private port and data directory. (MySQL's
 // `mysqld --validate-config` runs against the MySQL image in the e2e suite.)
-const passwords = { ROOT_PASSWORD: 'Root0secret', REPLICATION_PASSWORD: 'Repl0secret', APP_PASSWORD: 'App0secret' };
+const passwords = { ROOT_PASSWORD: 'Root0secret', REPLICATION_PASSWORD: 'Repl0secret', APP_PASSWORD: 'App0secret', EXPORTER_PASSWORD: 'Exp0secret' };
 const fill = (sql: string) => sql.replace(/\$\{(\w+)\}/g, (_, name: keyof typeof passwords) => passwords[name]);
 
 interface Server {
@@ -46,6 +46,8 @@ async function startServer(name: string, cnf: string, port: number): Promise<Ser
 }
 
 const PRIMARY_PORT = 33061;
+// Short, so the degraded write below costs the test one second.
+const SEMI_SYNC_TIMEOUT_MS = 1000;
 const REPLICA_PORT = 33062;
 const model = (role: 'primary' | 'replica'): DbEntrypointModel => ({
   engine: 'mariadb',
@@ -58,6 +60,7 @@ const model = (role: 'primary' | 'replica'): DbEntrypointModel => ({
   // Connections over 127.0.0.1 resolve to "localhost", as a Docker address resolves to its container.
   appUserHosts: ['localhost'],
   replicationUserHosts: ['localhost'],
+  exporterUserHosts: ['localhost'],
 });
 
 describe('MariaDB runs the rendered my.cnf and bootstrap SQL', () => {
@@ -65,9 +68,12 @@ describe('MariaDB runs the rendered my.cnf and bootstrap SQL', () => {
   let replica: Server;
 
   beforeAll(async () => {
-    primary = await startServer('primary', renderMyCnf({ engine: 'mariadb', role: 'primary', serverId: 1, port: 3306 }), PRIMARY_PORT);
-    replica = await startServer('replica', renderMyCnf({ engine: 'mariadb', role: 'replica', serverId: 2, port: 3306 }), REPLICA_PORT);
-    const p = run('mariadb', ['--socket', `${primary.dir}/sock`, '-uroot'], { input: fill(renderBootstrapSql(model('primary'))) });
+    const cnf = (role: 'primary' | 'replica', serverId: number) => renderMyCnf({ engine: 'mariadb', role, serverId, port: 3306, semiSyncTimeoutMs: SEMI_SYNC_TIMEOUT_MS });
+    primary = await startServer('primary', cnf('primary', 1), PRIMARY_PORT);
+    replica = await startServer('replica', cnf('replica', 2), REPLICA_PORT);
+    // As the entrypoint does, bootstrap without semi-sync: no replica is there to acknowledge yet.
+    const bootstrap = `SET GLOBAL rpl_semi_sync_master_enabled = OFF;\n${fill(renderBootstrapSql(model('primary')))}\nSET GLOBAL rpl_semi_sync_master_enabled = ON;`;
+    const p = run('mariadb', ['--socket', `${primary.dir}/sock`, '-uroot'], { input: bootstrap });
     expect(p.status, p.stderr).toBe(0);
     const r = run('mariadb', ['--socket', `${replica.dir}/sock`, '-uroot'], { input: fill(renderBootstrapSql(model('replica'))) + '\nSTART REPLICA;' });
     expect(r.status, r.stderr).toBe(0);
@@ -116,11 +122,90 @@ describe('MariaDB runs the rendered my.cnf and bootstrap SQL', () => {
   it('creates the app and replication users only for the hosts it was given', () => {
     const users = client(primary, "SELECT CONCAT(User, '@', Host) FROM mysql.user WHERE User IN ('app', 'repl') ORDER BY 1").stdout.trim();
     expect(users.split('\n')).toEqual(['app@localhost', 'repl@localhost']);
+    expect(client(primary, "SELECT max_user_connections FROM mysql.user WHERE User = 'exporter'").stdout.trim()).toBe('3');
     expect(client(primary, 'SELECT @@skip_name_resolve, @@host_cache_size').stdout.trim()).toBe('0\t0');
+  });
+
+  it('lets the monitoring user read replication status on the replica, and nothing more', () => {
+    const status = run('mariadb', ['--protocol=tcp', '-h127.0.0.1', `-P${replica.port}`, '-uexporter', `-p${passwords.EXPORTER_PASSWORD}`, '-e', 'SHOW REPLICA STATUS\\G']);
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/Slave_SQL_Running: Yes/);
+    const write = client(primary, "INSERT INTO app.t VALUES (3, 'z')", 'exporter', passwords.EXPORTER_PASSWORD);
+    expect(write.status).not.toBe(0);
+    expect(write.stderr).toMatch(/INSERT command denied/);
   });
 
   it('leaves root only on localhost, with a password, and no anonymous users', () => {
     expect(client(primary, "SELECT CONCAT(User, '@', Host) FROM mysql.user WHERE User IN ('root', '') ORDER BY 1").stdout.trim()).toBe('root@localhost');
     expect(client(primary, 'SELECT 1', 'root', '').status).not.toBe(0);
+  });
+
+  describe('semi-synchronous replication (AFTER_SYNC)', () => {
+    const status = () => {
+      const rows = client(primary, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_%'").stdout.trim().split('\n');
+      const m = Object.fromEntries(rows.map((r) => r.split('\t')));
+      return { on: m.Rpl_semi_sync_master_status, clients: Number(m.Rpl_semi_sync_master_clients), yes: Number(m.Rpl_semi_sync_master_yes_tx), no: Number(m.Rpl_semi_sync_master_no_tx) };
+    };
+    // One autocommit write by the app user; the server's own clock times its commit.
+    let n = 100;
+    const timedWrite = () => {
+      const r = client(primary, `SET @t = NOW(6); INSERT INTO app.t VALUES (${n++}, 's'); SELECT TIMESTAMPDIFF(MICROSECOND, @t, NOW(6));`, 'app', passwords.APP_PASSWORD);
+      expect(r.status, r.stderr).toBe(0);
+      return Number(r.stdout.trim()) / 1000;
+    };
+    /** Waits (bounded) for semi-sync to be ON with the replica attached; a write nudges the switch back on. */
+    const untilOn = async () => {
+      for (let i = 0; i < 40; i++) {
+        const st = status();
+        if (st.on === 'ON' && st.clients === 1) return st;
+        timedWrite();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return status();
+    };
+    const figures: Record<string, number> = {};
+
+    it('is on: the primary waits AFTER_SYNC for the replica, which is its one semi-sync client', async () => {
+      expect(client(primary, 'SELECT @@rpl_semi_sync_master_enabled, @@rpl_semi_sync_master_wait_point, @@rpl_semi_sync_master_timeout, @@rpl_semi_sync_slave_enabled').stdout.trim()).toBe(
+        `1\tAFTER_SYNC\t${SEMI_SYNC_TIMEOUT_MS}\t0`,
+      );
+      expect(client(replica, 'SELECT @@rpl_semi_sync_master_enabled, @@rpl_semi_sync_slave_enabled').stdout.trim()).toBe('0\t1');
+      // The replica engaged semi-sync on its first connection (set in my.cnf before it started).
+      expect(client(replica, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_slave_status'").stdout.trim()).toBe('Rpl_semi_sync_slave_status\tON');
+      const before = await untilOn();
+      expect(before).toMatchObject({ on: 'ON', clients: 1 });
+      const ms = [timedWrite(), timedWrite(), timedWrite()];
+      figures.acknowledged = Math.max(...ms);
+      const after = status();
+      expect(after.yes - before.yes).toBe(3);
+      expect(after.no).toBe(before.no);
+      expect(figures.acknowledged).toBeLessThan(SEMI_SYNC_TIMEOUT_MS / 2);
+    });
+
+    it('degrades to asynchronous after the timeout when the replica stops acknowledging, and recovers when it is back', async () => {
+      const before = status();
+      expect(client(replica, 'STOP REPLICA IO_THREAD').status).toBe(0);
+      try {
+        // The first commit waits the whole timeout for an acknowledgement that does not come...
+        figures.degraded = timedWrite();
+        expect(figures.degraded).toBeGreaterThanOrEqual(SEMI_SYNC_TIMEOUT_MS * 0.95);
+        expect(figures.degraded).toBeLessThan(SEMI_SYNC_TIMEOUT_MS * 3);
+        const degraded = status();
+        expect(degraded.on).toBe('OFF');
+        expect(degraded.no - before.no).toBe(1);
+        // ...then the primary commits without waiting (asynchronously) until the replica is back.
+        figures.async = timedWrite();
+        expect(figures.async).toBeLessThan(SEMI_SYNC_TIMEOUT_MS / 2);
+        expect(status().on).toBe('OFF');
+      } finally {
+        expect(client(replica, 'START REPLICA IO_THREAD').status).toBe(0);
+      }
+      const back = await untilOn();
+      expect(back).toMatchObject({ on: 'ON', clients: 1 });
+      const yes = back.yes;
+      timedWrite();
+      expect(status().yes).toBe(yes + 1);
+      console.log(`semi-sync (timeout ${SEMI_SYNC_TIMEOUT_MS} ms): acknowledged write ≤ ${figures.acknowledged.toFixed(1)} ms, degraded write ${figures.degraded.toFixed(1)} ms, then async ${figures.async.toFixed(1)} ms`);
+    });
   });
 });

@@ -13,7 +13,7 @@ export function run(cmd: string, args: string[], opts: { input?: string; timeout
     stdio: ['pipe', opts.stdoutToNull ? 'ignore' : 'pipe', 'pipe'],
   });
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
-    throw new Error(`${cmd} is not installed: apt-get install -y haproxy nginx-light mariadb-server iptables (.ci/run does this)`);
+    throw new Error(`${cmd} is not installed: apt-get install -y haproxy nginx-light mariadb-server iptables prometheus prometheus-alertmanager prometheus-blackbox-exporter (.ci/run does this)`);
   }
   if (r.error) throw r.error;
   return r;

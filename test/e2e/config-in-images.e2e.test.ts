@@ -6,7 +6,8 @@ import { images, sh } from './harness';
 // this runs in the testbed's MySQL image rather than on the host).
 describe('mysqld --validate-config on the rendered my.cnf', () => {
   it.each(['primary', 'replica'] as const)('%s', (role) => {
-    const cnf = renderMyCnf({ engine: 'mysql', role, serverId: role === 'primary' ? 1 : 2, port: 3306 });
+    const cnf = renderMyCnf({ engine: 'mysql', role, serverId: role === 'primary' ? 1 : 2, port: 3306, semiSyncTimeoutMs: 10000 });
+    expect(cnf).toContain('plugin_load_add = semisync_source.so');
     const r = sh('docker', ['run', '--rm', '-i', '--entrypoint', 'bash', images().mysql, '-c', 'cat > /tmp/my.cnf && mysqld --defaults-file=/tmp/my.cnf --validate-config'], {
       input: cnf,
       allowFail: true,

@@ -17,6 +17,9 @@ require('/app/node_modules/mysql2/promise')
   .finally(() => process.exit(0)); // an open connection would keep node alive
 `;
 
+/** "rpl_semi_sync_source" -> "Rpl_semi_sync_source", as SHOW STATUS names it. */
+const cap = (s: string) => s[0].toUpperCase() + s.slice(1);
+
 const engines = [
   { engine: 'mysql', httpPort: 18080, port: 18443, client: 'mysql' },
   { engine: 'mariadb', httpPort: 18081, port: 18444, client: 'mariadb' },
@@ -25,12 +28,33 @@ const engines = [
 describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ engine, httpPort, port, client }) => {
   const prefix = `e2e-${engine}`;
   const url = `https://127.0.0.1:${port}`;
+  // A webhook receiver on the stack's management network: it logs every notification it gets.
+  const sink = `e2e-alert-sink-${engine}`;
   const deployment = new Deployment(engine, {
     DWS_DB_ENGINE: engine,
     DWS_NAME_PREFIX: prefix,
     DWS_HTTP_PORT: String(httpPort),
     DWS_HTTPS_PORT: String(port),
+    DWS_ALERT_WEBHOOK_URL: `http://${sink}:8080/alerts`,
   });
+  const removeSink = () => sh('docker', ['rm', '-f', sink], { allowFail: true });
+  /** Notifications the sink got: [received at (ms), alertname, status] for each alert in them. */
+  const notifications = () =>
+    sh('docker', ['logs', sink], { allowFail: true })
+      .out.split('\n')
+      .filter((l) => /^\d+ \{/.test(l))
+      .flatMap((l) => {
+        const at = Number(l.slice(0, l.indexOf(' ')));
+        const body = JSON.parse(l.slice(l.indexOf(' ') + 1)) as { alerts: { status: string; labels: Record<string, string> }[] };
+        return body.alerts.map((a) => ({ at, alertname: a.labels.alertname, status: a.status, labels: a.labels }));
+      });
+  /** Waits (bounded) for a firing notification of the alert after `since`; its delay in seconds. */
+  const alertDelay = async (alertname: string, since: number, maxSeconds: number) => {
+    const hit = await until(() => notifications().find((n) => n.alertname === alertname && n.status === 'firing' && n.at >= since), maxSeconds * 1000, 1000);
+    return hit ? (hit.at - since) / 1000 : undefined;
+  };
+  /** A GET from a client container on the management network. */
+  const fromMgmt = (u: string) => sh('docker', ['run', '--rm', '--network', `${prefix}-mgmt`, images().nginx, 'curl', '-sS', '--max-time', '5', u], { timeoutMs: 60_000 }).out;
   // The stack's self-signed certificate, from its outputs: what a client must trust.
   let ca = '';
   const get = (u: string, init: { method?: string } = {}) => request(u, { ...init, ca });
@@ -52,8 +76,11 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
   beforeAll(() => {
     if (deployment.hasState()) deployment.destroy();
     removeLeftovers(prefix);
+    removeSink();
     const { seconds } = deployment.deploy();
     figures.deploySeconds = seconds;
+    const receiver = "require('http').createServer((q, s) => { let b = ''; q.on('data', (d) => (b += d)); q.on('end', () => { console.log(Date.now() + ' ' + b.replace(/\\n/g, ' ')); s.end('ok'); }); }).listen(8080)";
+    docker('run', '-d', '--name', sink, '--network', `${prefix}-mgmt`, '--memory', '64m', images().node, 'node', '-e', receiver);
     const outputs = deployment.outputs();
     ca = outputs.web.certificate;
     expect(outputs.web.url).toBe(`${url}/`);
@@ -62,6 +89,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
   });
 
   afterAll(() => {
+    removeSink();
     // A failed run still cleans up after itself (only our prefix).
     const left = leftovers(prefix);
     if (left.containers.length + left.networks.length + left.volumes.length > 0) {
@@ -199,6 +227,21 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     figures.accountLimits = { strangerAsApp: stranger.err.trim().split('\n').pop(), appContainerAsRepl: repl };
   });
 
+  it('replicates semi-synchronously: the primary waits for the replica (AFTER_SYNC)', () => {
+    const [source, replicaSide] = engine === 'mysql' ? ['rpl_semi_sync_source', 'rpl_semi_sync_replica'] : ['rpl_semi_sync_master', 'rpl_semi_sync_slave'];
+    const status = (c: string, like: string) => Object.fromEntries(sql(c, `SHOW GLOBAL STATUS LIKE '${like}%'`).out.trim().split('\n').map((l) => l.split('\t')));
+    const before = status(primary, source);
+    expect(before[`${cap(source)}_status`]).toBe('ON');
+    expect(before[`${cap(source)}_clients`]).toBe('1');
+    expect(status(replica, replicaSide)[`${cap(replicaSide)}_status`]).toBe('ON');
+    expect(sql(primary, `SELECT @@${source}_wait_point`).out.trim()).toBe('AFTER_SYNC');
+    sql(primary, "CREATE TABLE IF NOT EXISTS app.e2e (k VARCHAR(32) PRIMARY KEY); INSERT INTO app.e2e VALUES ('semi-sync');");
+    const after = status(primary, source);
+    const yes = engine === 'mysql' ? 'Rpl_semi_sync_source_yes_tx' : 'Rpl_semi_sync_master_yes_tx';
+    expect(Number(after[yes])).toBeGreaterThan(Number(before[yes]));
+    figures.semiSync = { clients: after[`${cap(source)}_clients`], yesTx: after[yes] };
+  });
+
   it('shows both replication threads running with no error, using GTIDs', () => {
     const status = sh('docker', ['exec', '-i', replica, 'bash', '-c', `exec ${client} --socket=/var/run/mysqld/mysqld.sock -uroot -p"$(cat /etc/dws/secrets/root-password)" --vertical`], {
       input: 'SHOW REPLICA STATUS;',
@@ -236,28 +279,58 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     expect([figures.dbFromEdge, figures.dbFromApp, figures.dbFromData]).toEqual(['unreachable', 'unreachable', 'reachable']);
   });
 
-  it('answers only on the load balancer\'s public ports from the edge network; stats only from mgmt', () => {
-    // Every address of every container of the stack, every port any of them listens on.
+  it('answers only on the load balancer\'s public ports from the edge network; stats and metrics only from mgmt', () => {
+    // Every container's address on the network probed, every port any container listens on.
     const names = docker('ps', '--filter', `name=^${prefix}-`, '--format', '{{.Names}}').split('\n');
-    const targets = names.flatMap((n) =>
-      docker('inspect', '--format', '{{range $k, $v := .NetworkSettings.Networks}}{{$v.IPAddress}} {{end}}', n)
+    const addresses = names.flatMap((n) =>
+      docker('inspect', '--format', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}', n)
         .split(' ')
         .filter(Boolean)
-        .map((ip) => ({ n, ip })),
+        .map((kv) => ({ n, net: kv.split('=')[0], ip: kv.split('=')[1] })),
     );
-    const ports = [22, 80, 443, 3000, 3306, 8080, 8404, 33060];
+    const ports = [22, 80, 443, 3000, 3306, 8080, 8081, 8404, 9090, 9093, 9100, 9104, 9113, 9115, 33060];
     // Bounded: one connect per address and port, at most 3 s each, 16 at a time (a busy machine
     // must not turn an open port into a timeout).
-    const lines = targets.flatMap(({ n, ip }) => ports.map((p) => `${n} ${ip} ${p}`)).join('\n');
+    const lines = (net: string) =>
+      addresses
+        .filter((a) => a.net === net)
+        .flatMap(({ n, ip }) => ports.map((p) => `${n} ${ip} ${p}`))
+        .join('\n');
     const script = `xargs -P 16 -L 1 bash -c 'timeout 3 bash -c "echo > /dev/tcp/$1/$2" 2>/dev/null && echo "$0:$2"'; exit 0`;
     const probe = (net: string) =>
-      sh('docker', ['run', '--rm', '-i', '--network', net, images().haproxy, 'bash', '-c', script], { input: lines, timeoutMs: 120_000 }).out.split('\n').filter(Boolean).sort();
+      sh('docker', ['run', '--rm', '-i', '--network', net, images().haproxy, 'bash', '-c', script], { input: lines(net), timeoutMs: 120_000 }).out.split('\n').filter(Boolean).sort();
     const fromEdge = probe(`${prefix}-edge`);
     figures.portsAnsweringFromEdge = fromEdge;
     expect(fromEdge).toEqual([`${prefix}-lb:443`, `${prefix}-lb:80`]);
     const fromApp = probe(`${prefix}-app`);
     figures.portsAnsweringFromApp = fromApp;
     expect(fromApp).toEqual([`${prefix}-lb:443`, `${prefix}-lb:80`, `${prefix}-server-1-app:3000`, `${prefix}-server-1-nginx:80`, `${prefix}-server-2-app:3000`, `${prefix}-server-2-nginx:80`]);
+    const fromData = probe(`${prefix}-data`);
+    figures.portsAnsweringFromData = fromData;
+    expect(fromData).toEqual([`${prefix}-db-primary:3306`, `${prefix}-db-replica:3306`, `${prefix}-server-1-app:3000`, `${prefix}-server-2-app:3000`]);
+    const fromMgmtNet = probe(`${prefix}-mgmt`);
+    figures.portsAnsweringFromMgmt = fromMgmtNet;
+    // The management network is trusted: it also sees the public listeners, which bind every
+    // interface; the blackbox exporter reaches the load balancer over edge all the same.
+    expect(fromMgmtNet).toEqual(
+      [
+        `${prefix}-lb:80`,
+        `${prefix}-lb:443`,
+        `${prefix}-server-1-nginx:80`,
+        `${prefix}-server-2-nginx:80`,
+        `${prefix}-alertmanager:9093`,
+        `${prefix}-blackbox:9115`,
+        `${prefix}-db-primary-exporter:9104`,
+        `${prefix}-db-replica-exporter:9104`,
+        `${prefix}-lb:8404`,
+        `${prefix}-node-exporter:9100`,
+        `${prefix}-prometheus:9090`,
+        `${prefix}-server-1-nginx-exporter:9113`,
+        `${prefix}-server-1-nginx:8081`,
+        `${prefix}-server-2-nginx-exporter:9113`,
+        `${prefix}-server-2-nginx:8081`,
+      ].sort(),
+    );
     // Statistics and metrics: on the management network, by the load balancer's mgmt name.
     const metrics = sh('docker', ['run', '--rm', '--network', `${prefix}-mgmt`, images().nginx, 'curl', '-sS', '--max-time', '5', `http://${prefix}-lb-mgmt:8404/metrics`], { timeoutMs: 60_000 }).out;
     expect(metrics).toMatch(/^haproxy_backend_active_servers\{proxy="app"\} 2$/m);
@@ -265,7 +338,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
 
   it('runs every container hardened (docker inspect)', () => {
     const names = docker('ps', '--filter', `name=^${prefix}-`, '--format', '{{.Names}}').split('\n').sort();
-    expect(names).toHaveLength(7);
+    expect(names).toHaveLength(15); // 7 for the web stack, 8 for monitoring
     const seen: Record<string, string> = {};
     for (const n of names) {
       const [drop, add, opts, memory, privileged, user] = docker(
@@ -316,6 +389,44 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     expect(back).toBe(true);
   });
 
+  it('scrapes every target of the stack, all up', async () => {
+    type Target = { labels: { job: string; instance: string }; health: string; lastError: string };
+    const targets = () => (JSON.parse(fromMgmt(`http://${prefix}-prometheus-mgmt:9090/api/v1/targets?state=active`)).data.activeTargets as Target[]).map((t) => `${t.labels.job} ${t.labels.instance} ${t.health} ${t.lastError}`.trim());
+    // Bounded: the first scrape of every target within 90 s.
+    const all = await until(() => {
+      const t = targets();
+      return t.length === 9 && t.every((l) => / up$/.test(l)) ? t : undefined;
+    }, 90_000, 3000);
+    figures.scrapeTargets = all ?? targets();
+    expect(all).toBeDefined();
+  });
+
+  it('alerts the webhook receiver when an app server dies: HAProxyServerDown', async () => {
+    const app1 = `${prefix}-server-1-app`;
+    const since = Date.now();
+    docker('kill', app1);
+    try {
+      const delay = await alertDelay('HAProxyServerDown', since, 240);
+      figures.secondsToAlertServerDown = delay;
+      expect(delay).toBeDefined();
+    } finally {
+      docker('start', app1);
+    }
+  });
+
+  it('alerts the webhook receiver when replication stops on the replica', async () => {
+    const stop = engine === 'mysql' ? 'STOP REPLICA' : 'STOP SLAVE';
+    const since = Date.now();
+    sql(replica, `${stop};`);
+    try {
+      const delay = await alertDelay('MySQLReplicationIOThreadStopped', since, 240);
+      figures.secondsToAlertReplicationStopped = delay;
+      expect(delay).toBeDefined();
+    } finally {
+      sql(replica, engine === 'mysql' ? 'START REPLICA;' : 'START SLAVE;');
+    }
+  });
+
   it('plans no change on a second deploy and replaces no container', () => {
     const ids = () => docker('ps', '-a', '--filter', `name=^${prefix}-`, '--format', '{{.Names}}={{.ID}}').split('\n').sort();
     const before = ids();
@@ -326,6 +437,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
   });
 
   it('leaves no container, network or volume after cdktf destroy', () => {
+    removeSink(); // it is on the stack's network, which destroy removes
     const { seconds } = deployment.destroy();
     figures.destroySeconds = seconds;
     expect(leftovers(prefix)).toEqual({ containers: [], networks: [], volumes: [] });

@@ -1,0 +1,246 @@
+/** A YAML value: what the Prometheus and Alertmanager renderers emit. */
+export type Yaml = string | number | boolean | readonly Yaml[] | { readonly [key: string]: Yaml | undefined };
+
+/**
+ * Block-style YAML, deterministic (keys in insertion order); short lists of scalars in flow
+ * style. A string YAML could read as anything else (number, boolean, syntax) is quoted.
+ */
+export function toYaml(v: Yaml): string {
+  return block(v, '').join('\n') + '\n';
+}
+
+function block(v: Yaml, pad: string): string[] {
+  if (Array.isArray(v)) {
+    return (v as readonly Yaml[]).flatMap((item) => {
+      const one = inline(item);
+      if (one !== undefined) return [`${pad}- ${one}`];
+      const [first, ...rest] = block(item, pad + '  ');
+      return [`${pad}- ${first.slice(pad.length + 2)}`, ...rest];
+    });
+  }
+  return Object.entries(v as { [key: string]: Yaml | undefined }).flatMap(([key, value]) => {
+    if (value === undefined) return [];
+    const one = inline(value);
+    return one !== undefined ? [`${pad}${scalar(key)}: ${one}`] : [`${pad}${scalar(key)}:`, ...block(value, pad + '  ')];
+  });
+}
+
+/** The value on one line, or undefined when it needs a block. */
+function inline(v: Yaml): string | undefined {
+  if (typeof v !== 'object') return scalar(v);
+  const items = Array.isArray(v) ? (v as readonly Yaml[]) : undefined;
+  if (items === undefined) return Object.keys(v).length ? undefined : '{}';
+  if (!items.every((i) => typeof i !== 'object')) return undefined;
+  const flow = `[${items.map((i) => scalar(i as string | number | boolean)).join(', ')}]`;
+  return flow.length <= 80 ? flow : undefined;
+}
+
+function scalar(v: string | number | boolean): string {
+  if (typeof v !== 'string') return String(v);
+  const plain = (/^[A-Za-z_/][\w./:-]*$/.test(v) && !v.endsWith(':')) || /^\d+[smhd]$/.test(v);
+  if (plain && !/^(true|false|yes|no|on|off|y|n|null)$/i.test(v)) return v;
+  // Single quotes escape nothing but themselves; control characters need double quotes.
+  return /[\x00-\x1f\x7f]/.test(v) ? JSON.stringify(v) : `'${v.replace(/'/g, "''")}'`;
+}
+
+export interface ScrapeJob {
+  readonly job: string;
+  readonly targets: readonly string[];
+  readonly metricsPath?: string;
+}
+
+/** Blackbox probes: targets are URLs; the exporter is host:port of blackbox_exporter. */
+export interface ProbeJob {
+  readonly job: string;
+  readonly module: string;
+  readonly targets: readonly string[];
+  readonly exporter: string;
+}
+
+export interface PrometheusModel {
+  readonly scrapeIntervalSeconds: number;
+  readonly evaluationIntervalSeconds: number;
+  readonly jobs: readonly ScrapeJob[];
+  readonly probes: readonly ProbeJob[];
+  /** host:port */
+  readonly alertmanagers: readonly string[];
+  /** Paths inside the Prometheus container. */
+  readonly ruleFiles: readonly string[];
+}
+
+/** Renders prometheus.yml. Pure: same model, same text. */
+export function renderPrometheusConfig(m: PrometheusModel): string {
+  return toYaml({
+    global: {
+      scrape_interval: `${m.scrapeIntervalSeconds}s`,
+      // The 10s default is rejected when it exceeds the interval.
+      scrape_timeout: `${Math.min(10, m.scrapeIntervalSeconds)}s`,
+      evaluation_interval: `${m.evaluationIntervalSeconds}s`,
+    },
+    alerting: { alertmanagers: m.alertmanagers.length ? [{ static_configs: [{ targets: m.alertmanagers }] }] : [] },
+    rule_files: m.ruleFiles,
+    scrape_configs: [
+      ...m.jobs.map((j) => ({ job_name: j.job, metrics_path: j.metricsPath, static_configs: [{ targets: j.targets }] })),
+      ...m.probes.map(probeJob),
+    ],
+  });
+}
+
+// The multi-target pattern: scrape the exporter, pass the URL as ?target=, keep it as instance.
+function probeJob(p: ProbeJob): Yaml {
+  return {
+    job_name: p.job,
+    metrics_path: '/probe',
+    params: { module: [p.module] },
+    static_configs: [{ targets: p.targets }],
+    relabel_configs: [
+      { source_labels: ['__address__'], target_label: '__param_target' },
+      { source_labels: ['__param_target'], target_label: 'instance' },
+      { target_label: '__address__', replacement: p.exporter },
+    ],
+  };
+}
+
+export interface AlertThresholds {
+  /** @default 30 */
+  readonly replicationLagSeconds: number;
+  /** Share of HAProxy backend responses that are 5xx. @default 0.05 */
+  readonly http5xxRatio: number;
+  /** HAProxy average backend response time. @default 1 */
+  readonly responseTimeSeconds: number;
+  /** @default 14 */
+  readonly certificateExpiryDays: number;
+  /** @default 0.10 */
+  readonly diskFreeRatio: number;
+  /** @default 0.10 */
+  readonly memoryAvailableRatio: number;
+}
+
+export const DEFAULT_ALERT_THRESHOLDS: AlertThresholds = {
+  replicationLagSeconds: 30,
+  http5xxRatio: 0.05,
+  responseTimeSeconds: 1,
+  certificateExpiryDays: 14,
+  diskFreeRatio: 0.1,
+  memoryAvailableRatio: 0.1,
+};
+
+export interface AlertRulesModel {
+  readonly engine: 'mysql' | 'mariadb';
+  readonly thresholds: AlertThresholds;
+  /** Job names used in the scrape config. */
+  readonly jobs: { readonly haproxy: string; readonly nginx: string; readonly mysql: string; readonly node: string; readonly blackbox: string };
+}
+
+// A type, not an interface, so that it is a Yaml value as it is.
+export type AlertRule = {
+  readonly alert: string;
+  readonly expr: string;
+  readonly for: string;
+  readonly labels: { readonly severity: 'critical' | 'warning' };
+  readonly annotations: { readonly summary: string; readonly description: string };
+};
+
+/** The alert names renderAlertRules produces (for docs and tests). */
+export const ALERT_NAMES: readonly string[] = [
+  'TargetDown',
+  'HAProxyServerDown',
+  'HAProxyNoAliveBackend',
+  'HAProxyHigh5xxRate',
+  'HAProxyHighResponseTime',
+  'NginxDown',
+  'MySQLDown',
+  'MySQLReplicationIOThreadStopped',
+  'MySQLReplicationSQLThreadStopped',
+  'MySQLReplicationLag',
+  'MySQLSemiSyncDegraded',
+  'PublicEndpointDown',
+  'CertificateExpiringSoon',
+  'HostDiskNearlyFull',
+  'HostMemoryNearlyFull',
+];
+
+/**
+ * mysqld_exporter names replica metrics after SHOW REPLICA/SLAVE STATUS columns: MySQL 8.4
+ * answers with the *_source/replica_* columns, MariaDB with *_master/slave_*.
+ */
+const REPLICA_METRICS = {
+  mysql: { io: 'mysql_slave_status_replica_io_running', sql: 'mysql_slave_status_replica_sql_running', lag: 'mysql_slave_status_seconds_behind_source' },
+  mariadb: { io: 'mysql_slave_status_slave_io_running', sql: 'mysql_slave_status_slave_sql_running', lag: 'mysql_slave_status_seconds_behind_master' },
+} as const;
+
+/**
+ * Semi-sync status and switch, from SHOW GLOBAL STATUS / VARIABLES (mysqld_exporter: lower-cased,
+ * ON/OFF as 1/0): MySQL 8.4 names them *_source_*, MariaDB *_master_*.
+ */
+const SEMI_SYNC_METRICS = {
+  mysql: { status: 'mysql_global_status_rpl_semi_sync_source_status', enabled: 'mysql_global_variables_rpl_semi_sync_source_enabled' },
+  mariadb: { status: 'mysql_global_status_rpl_semi_sync_master_status', enabled: 'mysql_global_variables_rpl_semi_sync_master_enabled' },
+} as const;
+
+/** The rules of the "dws" group, in ALERT_NAMES order. */
+export function alertRules(m: AlertRulesModel): AlertRule[] {
+  const t = m.thresholds;
+  const j = (name: string) => `job="${name}"`;
+  const hap = j(m.jobs.haproxy);
+  const rep = REPLICA_METRICS[m.engine];
+  const semi = SEMI_SYNC_METRICS[m.engine];
+  const on = '{{ $labels.instance }}';
+  const rule = (alert: string, expr: string, forDuration: string, severity: 'critical' | 'warning', summary: string, description: string): AlertRule => ({
+    alert,
+    expr,
+    for: forDuration,
+    labels: { severity },
+    annotations: { summary, description },
+  });
+  return [
+    rule('TargetDown', 'up == 0', '1m', 'critical', `${on} is not answering scrapes`, `Prometheus cannot scrape {{ $labels.job }} target ${on}.`),
+    // state="DOWN" only: MAINT and DRAIN are set on purpose.
+    rule('HAProxyServerDown', `haproxy_server_status{${hap},state="DOWN"} == 1`, '30s', 'warning',
+      'HAProxy server {{ $labels.proxy }}/{{ $labels.server }} is DOWN',
+      `Health checks from ${on} fail for {{ $labels.proxy }}/{{ $labels.server }}; the other servers carry its traffic.`),
+    // Counts servers, not haproxy_backend_status: a backend without servers still reports UP.
+    rule('HAProxyNoAliveBackend', `haproxy_backend_active_servers{${hap}} + haproxy_backend_backup_servers{${hap}} == 0`, '0s', 'critical',
+      'HAProxy backend {{ $labels.proxy }} has no server alive',
+      `Every request to backend {{ $labels.proxy }} on ${on} fails.`),
+    // No traffic gives 0/0 = NaN, which is not above the threshold.
+    rule('HAProxyHigh5xxRate',
+      `sum by (job, instance, proxy) (rate(haproxy_backend_http_responses_total{${hap},code="5xx"}[5m])) / sum by (job, instance, proxy) (rate(haproxy_backend_http_responses_total{${hap}}[5m])) > ${t.http5xxRatio}`,
+      '2m', 'critical', 'HAProxy backend {{ $labels.proxy }} answers with many 5xx',
+      `{{ $value | humanizePercentage }} of responses from backend {{ $labels.proxy }} on ${on} were 5xx over 5 minutes.`),
+    rule('HAProxyHighResponseTime', `haproxy_backend_response_time_average_seconds{${hap}} > ${t.responseTimeSeconds}`, '5m', 'warning',
+      'HAProxy backend {{ $labels.proxy }} responds slowly',
+      `Backend {{ $labels.proxy }} on ${on} takes {{ $value | humanizeDuration }} on average to respond.`),
+    rule('NginxDown', `nginx_up{${j(m.jobs.nginx)}} == 0`, '1m', 'warning', `Nginx behind ${on} is down`, `nginx-prometheus-exporter ${on} cannot read the stub_status page of Nginx.`),
+    rule('MySQLDown', `mysql_up{${j(m.jobs.mysql)}} == 0`, '1m', 'critical', `MySQL behind ${on} is down`, `mysqld_exporter ${on} cannot connect to its database server.`),
+    // Only a replica has these series, so the replication rules cannot fire on the primary.
+    rule('MySQLReplicationIOThreadStopped', `${rep.io}{${j(m.jobs.mysql)}} == 0`, '1m', 'critical',
+      `Replication I/O thread stopped on ${on}`, `The replica behind ${on} is not receiving changes from the primary.`),
+    rule('MySQLReplicationSQLThreadStopped', `${rep.sql}{${j(m.jobs.mysql)}} == 0`, '1m', 'critical',
+      `Replication SQL thread stopped on ${on}`, `The replica behind ${on} is not applying changes; see its last SQL error.`),
+    rule('MySQLReplicationLag', `${rep.lag}{${j(m.jobs.mysql)}} > ${t.replicationLagSeconds}`, '1m', 'warning',
+      `Replica behind ${on} lags`, `The replica behind ${on} is {{ $value | humanizeDuration }} behind the primary.`),
+    // Only where the source side is switched on (the primary): a MySQL replica loads the source
+    // plugin too, with status 0; with semiSync: false nothing is switched on and nothing fires.
+    rule('MySQLSemiSyncDegraded',
+      `${semi.status}{${j(m.jobs.mysql)}} == 0 and on (job, instance) ${semi.enabled}{${j(m.jobs.mysql)}} == 1`, '1m', 'critical',
+      `Semi-synchronous replication is off on ${on}`,
+      `The primary behind ${on} commits without waiting for the replica (it did not acknowledge within the semi-sync timeout): until it catches up, losing the primary loses acknowledged writes.`),
+    rule('PublicEndpointDown', `probe_success{${j(m.jobs.blackbox)}} == 0`, '1m', 'critical', `${on} is unreachable`, `The blackbox probe of ${on} fails.`),
+    rule('CertificateExpiringSoon', `(probe_ssl_earliest_cert_expiry{${j(m.jobs.blackbox)}} - time()) / 86400 < ${t.certificateExpiryDays}`, '1h', 'warning',
+      `The certificate of ${on} expires soon`, `The certificate served at ${on} expires in {{ printf "%.1f" $value }} days.`),
+    rule('HostDiskNearlyFull',
+      `node_filesystem_avail_bytes{${j(m.jobs.node)},fstype!~"${PSEUDO_FILESYSTEMS}"} / node_filesystem_size_bytes{${j(m.jobs.node)},fstype!~"${PSEUDO_FILESYSTEMS}"} < ${t.diskFreeRatio}`,
+      '5m', 'warning', `Disk {{ $labels.mountpoint }} on ${on} is nearly full`, `Only {{ $value | humanizePercentage }} of {{ $labels.mountpoint }} on ${on} is free.`),
+    rule('HostMemoryNearlyFull', `node_memory_MemAvailable_bytes{${j(m.jobs.node)}} / node_memory_MemTotal_bytes{${j(m.jobs.node)}} < ${t.memoryAvailableRatio}`,
+      '5m', 'warning', `Memory on ${on} is nearly exhausted`, `Only {{ $value | humanizePercentage }} of the memory on ${on} is available.`),
+  ];
+}
+
+// Filesystems whose free space says nothing about the disk (overlay repeats the host's root).
+const PSEUDO_FILESYSTEMS = 'tmpfs|ramfs|squashfs|overlay|nsfs|fuse.lxcfs';
+
+/** Renders the alert rule file: one group, "dws". */
+export function renderAlertRules(m: AlertRulesModel): string {
+  return toYaml({ groups: [{ name: 'dws', rules: alertRules(m) }] });
+}

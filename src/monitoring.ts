@@ -1,0 +1,323 @@
+import { container, network, volume } from '@cdktf/provider-docker';
+import { Lazy } from 'cdktf';
+import { Construct } from 'constructs';
+import { z } from 'zod';
+import { AppServerPair } from './app-server-pair';
+import { AlertReceiver, renderAlertmanagerConfig } from './config/alertmanager';
+import { HTTPS_PROBE_MODULE, renderBlackboxConfig } from './config/blackbox';
+import { EXPORTER_USER } from './config/mysql';
+import { AlertThresholds, DEFAULT_ALERT_THRESHOLDS, ProbeJob, renderAlertRules, renderPrometheusConfig, ScrapeJob } from './config/prometheus';
+import { defaultNamePrefix, ensureDockerProvider, hardening, healthcheck, memoryLimit, terraformLiteral } from './docker';
+import { ValidationError } from './errors';
+import { registryImage } from './images';
+import { LoadBalancer } from './load-balancer';
+import { MySqlPrimaryReplica } from './mysql-primary-replica';
+import { childPath, dockerName, imageRef, intBetween, parseProps } from './validation';
+
+/** Images of the monitoring stack; each defaults to a pinned official image. */
+export interface MonitoringImages {
+  readonly prometheus?: string;
+  readonly alertmanager?: string;
+  readonly mysqldExporter?: string;
+  readonly nginxExporter?: string;
+  readonly blackboxExporter?: string;
+  readonly nodeExporter?: string;
+}
+
+export interface MonitoringProps {
+  /** Where Prometheus, Alertmanager and the exporters live; make it `internal`. */
+  readonly managementNetwork: network.Network;
+  /** Scraped at its statistics endpoint (give it the same managementNetwork); its URL is probed. */
+  readonly loadBalancer?: LoadBalancer;
+  /** The network the public URL is probed from (where clients are). Required with loadBalancer. */
+  readonly probeNetwork?: network.Network;
+  /** One nginx exporter per server (give the pair the same managementNetwork). */
+  readonly appServers?: AppServerPair;
+  /** One mysqld_exporter per server, each with its own least-privileged account. */
+  readonly database?: MySqlPrimaryReplica;
+  /**
+   * node_exporter for the Docker host's CPU, memory and disks: it mounts the host's `/`
+   * read-only at /host. @default true
+   */
+  readonly hostMetrics?: boolean;
+  /** Where alerts go; every receiver gets every alert. @default none (alerts show in Alertmanager only) */
+  readonly receivers?: AlertReceiver[];
+  /** Alert thresholds. @default DEFAULT_ALERT_THRESHOLDS */
+  readonly thresholds?: Partial<AlertThresholds>;
+  /** @default 15 */
+  readonly scrapeIntervalSeconds?: number;
+  /** @default 15 */
+  readonly retentionDays?: number;
+  /** Name the load balancer's certificate is checked against by the probe. @default "localhost" */
+  readonly probeServerName?: string;
+  readonly images?: MonitoringImages;
+  /** @default 512 */
+  readonly prometheusMemoryMb?: number;
+  /** Container names start with this. @default the stack's id */
+  readonly namePrefix?: string;
+}
+
+export const DEFAULT_MONITORING_IMAGES = {
+  prometheus: 'prom/prometheus:v2.53.3',
+  alertmanager: 'prom/alertmanager:v0.28.1',
+  mysqldExporter: 'prom/mysqld-exporter:v0.17.2',
+  nginxExporter: 'nginx/nginx-prometheus-exporter:1.4.1',
+  blackboxExporter: 'prom/blackbox-exporter:v0.26.0',
+  nodeExporter: 'prom/node-exporter:v1.9.0',
+} as const;
+
+const receiver = z.union(
+  [
+    z.strictObject({ webhook: z.strictObject({ url: z.url({ error: 'must be a URL' }) }) }),
+    z.strictObject({
+      email: z.strictObject({
+        to: z.string().min(3),
+        from: z.string().min(3),
+        smarthost: z.string().regex(/^[A-Za-z0-9.-]+:\d+$/, { error: 'must be host:port' }),
+        authUsername: z.string().optional(),
+        authPasswordFile: z.string().optional(),
+      }),
+    }),
+    z.strictObject({ slack: z.strictObject({ apiUrlFile: z.string().min(1), channel: z.string().min(1) }) }),
+    z.strictObject({ pagerduty: z.strictObject({ routingKeyFile: z.string().min(1) }) }),
+  ],
+  { error: 'must be { webhook: { url } }, { email: {...} }, { slack: { apiUrlFile, channel } } or { pagerduty: { routingKeyFile } }' },
+);
+
+const schema = z.strictObject({
+  managementNetwork: z.any().refine((n) => n !== undefined && n !== null, { error: 'is required: the network monitoring lives on' }),
+  loadBalancer: z.any().optional(),
+  probeNetwork: z.any().optional(),
+  appServers: z.any().optional(),
+  database: z.any().optional(),
+  hostMetrics: z.boolean({ error: 'must be true or false' }).default(true),
+  receivers: z.array(receiver).default([]),
+  thresholds: z
+    .strictObject({
+      replicationLagSeconds: z.number().positive().optional(),
+      http5xxRatio: z.number().gt(0).lt(1).optional(),
+      responseTimeSeconds: z.number().positive().optional(),
+      certificateExpiryDays: intBetween(1, 365).optional(),
+      diskFreeRatio: z.number().gt(0).lt(1).optional(),
+      memoryAvailableRatio: z.number().gt(0).lt(1).optional(),
+    })
+    .default({}),
+  scrapeIntervalSeconds: intBetween(1, 300).default(15),
+  retentionDays: intBetween(1, 3650).default(15),
+  probeServerName: z.string().regex(/^[A-Za-z0-9.-]+$/, { error: 'must be a DNS name' }).default('localhost'),
+  images: z
+    .strictObject({
+      prometheus: imageRef.optional(),
+      alertmanager: imageRef.optional(),
+      mysqldExporter: imageRef.optional(),
+      nginxExporter: imageRef.optional(),
+      blackboxExporter: imageRef.optional(),
+      nodeExporter: imageRef.optional(),
+    })
+    .default({}),
+  prometheusMemoryMb: intBetween(64, 1_048_576).default(512),
+  namePrefix: dockerName.optional(),
+});
+
+const CONF = '/etc/dws';
+const PORTS = { prometheus: 9090, alertmanager: 9093, nginxExporter: 9113, mysqldExporter: 9104, blackbox: 9115, node: 9100 } as const;
+const JOBS = { haproxy: 'haproxy', nginx: 'nginx', mysql: 'mysql', node: 'node', blackbox: 'blackbox' } as const;
+
+/**
+ * Prometheus and Alertmanager with an exporter for every component, on the management network:
+ * HAProxy's own metrics, an nginx exporter per server, a mysqld_exporter per database server, a
+ * node_exporter for the Docker host and a blackbox probe of the public URL. Alert rules use the
+ * metric names of the database engine in use. Nothing is published on the host.
+ */
+export class Monitoring extends Construct {
+  readonly prometheus: container.Container;
+  readonly alertmanager: container.Container;
+  /** Every exporter container, by role. */
+  readonly exporters: container.Container[] = [];
+  /** Prometheus's and Alertmanager's URLs on the management network. */
+  readonly prometheusUrl: string;
+  readonly alertmanagerUrl: string;
+  /** The scrape jobs, as rendered. */
+  readonly jobs: ScrapeJob[] = [];
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    const path = childPath(scope, id);
+    const p = parseProps(schema, props, path);
+    const lb = p.loadBalancer as LoadBalancer | undefined;
+    if (lb && !lb.statsHost) {
+      throw new ValidationError(path, 'loadBalancer', 'must have a managementNetwork (its statistics listen only there)');
+    }
+    if (lb && !p.probeNetwork) {
+      throw new ValidationError(path, 'probeNetwork', 'is required with a loadBalancer: the network its public URL is probed from');
+    }
+    const servers = (p.appServers as AppServerPair | undefined)?.servers ?? [];
+    if (servers.some((s) => !s.statusUrl)) {
+      throw new ValidationError(path, 'appServers', 'must have a managementNetwork (each Nginx serves its status page only there)');
+    }
+    super(scope, id);
+    ensureDockerProvider(this);
+    const prefix = p.namePrefix ?? defaultNamePrefix(this);
+    const mgmt = p.managementNetwork as network.Network;
+    const db = p.database as MySqlPrimaryReplica | undefined;
+    const images = { ...DEFAULT_MONITORING_IMAGES, ...Object.fromEntries(Object.entries(p.images).filter(([, v]) => v)) };
+    const imageOf = (key: keyof typeof DEFAULT_MONITORING_IMAGES) => registryImage(this, `${key}Image`, images[key]).imageId;
+    // The official images share their base layers; register each distinct name once.
+    const imageIds = new Map<string, string>();
+    const img = (key: keyof typeof DEFAULT_MONITORING_IMAGES) => {
+      if (!imageIds.has(images[key])) imageIds.set(images[key], imageOf(key));
+      return imageIds.get(images[key])!;
+    };
+    // Every monitoring container listens only on its management address: `<name>-mgmt`, an alias
+    // that only the management network resolves (a blackbox exporter on the edge network would
+    // otherwise let clients there probe anything).
+    const at = (name: string, port: number) => `${name}-mgmt:${port}`;
+    const onMgmt = (name: string, more: network.Network[] = []) => [...more.map((n) => ({ name: n.name })), { name: mgmt.name, aliases: [`${name}-mgmt`] }];
+    const httpHealth = (name: string, port: number, path: string) =>
+      healthcheck({ test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://${at(name, port)}${path}`], intervalSeconds: 5, timeoutSeconds: 3, startPeriodSeconds: 30, retries: 3 });
+    // Exporters and Prometheus need no capability and run as the images' unprivileged user.
+    const base = (name: string, hc: ReturnType<typeof httpHealth> | undefined, role: string) => ({
+      name,
+      ...hardening([]),
+      restart: 'unless-stopped',
+      destroyGraceSeconds: 10,
+      healthcheck: hc?.healthcheck,
+      labels: [...(hc ? [hc.label] : []), { label: 'dws.role', value: role }],
+    });
+
+    if (lb) {
+      this.jobs.push({ job: JOBS.haproxy, targets: [`${lb.statsHost}:${lb.statsPort}`] });
+    }
+    servers.forEach((s) => {
+      const name = `${s.host}-exporter`;
+      this.exporters.push(
+        new container.Container(this, `${s.name}NginxExporter`, {
+          ...base(name, undefined, 'nginx-exporter'),
+          image: img('nginxExporter'),
+          entrypoint: ['/usr/bin/nginx-prometheus-exporter', `--nginx.scrape-uri=${s.statusUrl}`, `--web.listen-address=${at(name, PORTS.nginxExporter)}`],
+          ...memoryLimit(64),
+          networksAdvanced: onMgmt(name),
+        }),
+      );
+    });
+    if (servers.length) this.jobs.push({ job: JOBS.nginx, targets: servers.map((s) => at(`${s.host}-exporter`, PORTS.nginxExporter)) });
+
+    if (db) {
+      for (const server of [db.primary, db.replica]) {
+        const name = `${server.host}-exporter`;
+        db.allowExporter(name);
+        const exporterPassword = db.exporterPassword!; // set by allowExporter
+        const hc = httpHealth(name, PORTS.mysqldExporter, '/');
+        this.exporters.push(
+          new container.Container(this, `${server.role === 'primary' ? 'Primary' : 'Replica'}MysqldExporter`, {
+            ...base(name, hc, 'mysqld-exporter'),
+            image: img('mysqldExporter'),
+            entrypoint: ['/bin/mysqld_exporter', `--config.my-cnf=${CONF}/exporter.cnf`, `--mysqld.address=${server.host}:${db.port}`, `--web.listen-address=${at(name, PORTS.mysqldExporter)}`],
+            // Read by the exporter's unprivileged user; only the exporter runs in this container.
+            upload: [{ file: `${CONF}/exporter.cnf`, content: `[client]\nuser=${EXPORTER_USER}\npassword=${exporterPassword.result}\n`, permissions: '0444' }],
+            ...memoryLimit(64),
+            networksAdvanced: onMgmt(name, [db.network]),
+          }),
+        );
+      }
+      this.jobs.push({ job: JOBS.mysql, targets: [db.primary, db.replica].map((s) => at(`${s.host}-exporter`, PORTS.mysqldExporter)) });
+    }
+
+    if (p.hostMetrics) {
+      const name = `${prefix}-node-exporter`;
+      this.exporters.push(
+        new container.Container(this, 'NodeExporter', {
+          ...base(name, httpHealth(name, PORTS.node, '/'), 'node-exporter'),
+          image: img('nodeExporter'),
+          entrypoint: ['/bin/node_exporter', '--path.rootfs=/host', '--path.procfs=/host/proc', '--path.sysfs=/host/sys', `--web.listen-address=${at(name, PORTS.node)}`],
+          // The host's filesystems, read-only: disk usage of every mount the host had when it
+          // started. (rslave would follow later mounts, but needs / to be a shared mount.)
+          mounts: [{ type: 'bind', source: '/', target: '/host', readOnly: true }],
+          ...memoryLimit(64),
+          networksAdvanced: onMgmt(name),
+        }),
+      );
+      this.jobs.push({ job: JOBS.node, targets: [at(name, PORTS.node)] });
+    }
+
+    const probes: ProbeJob[] = [];
+    if (lb && p.probeNetwork) {
+      const name = `${prefix}-blackbox`;
+      const caFile = lb.tlsCertificate ? `${CONF}/ca.pem` : undefined;
+      this.exporters.push(
+        new container.Container(this, 'BlackboxExporter', {
+          ...base(name, httpHealth(name, PORTS.blackbox, '/-/healthy'), 'blackbox-exporter'),
+          image: img('blackboxExporter'),
+          entrypoint: ['/bin/blackbox_exporter', `--config.file=${CONF}/blackbox.yml`, `--web.listen-address=${at(name, PORTS.blackbox)}`],
+          upload: [
+            { file: `${CONF}/blackbox.yml`, content: terraformLiteral(renderBlackboxConfig({ caFile, serverName: p.probeServerName, timeoutSeconds: 5 })) },
+            // A generated certificate is its own CA; a brought one is checked by a public CA's chain,
+            // which the probe cannot know, so it measures expiry without verifying.
+            ...(caFile && lb.certificatePem ? [{ file: caFile, content: lb.certificatePem }] : []),
+          ],
+          ...memoryLimit(64),
+          networksAdvanced: onMgmt(name, [p.probeNetwork as network.Network]),
+        }),
+      );
+      probes.push({ job: JOBS.blackbox, module: HTTPS_PROBE_MODULE, targets: [lb.internalUrl], exporter: at(name, PORTS.blackbox) });
+    }
+
+    const amName = `${prefix}-alertmanager`;
+    this.alertmanagerUrl = `http://${at(amName, PORTS.alertmanager)}`;
+    const amHc = httpHealth(amName, PORTS.alertmanager, '/-/healthy');
+    this.alertmanager = new container.Container(this, 'Alertmanager', {
+      ...base(amName, amHc, 'alertmanager'),
+      image: img('alertmanager'),
+      // One instance: clustering off.
+      entrypoint: ['/bin/alertmanager', `--config.file=${CONF}/alertmanager.yml`, '--storage.path=/alertmanager', `--web.listen-address=${at(amName, PORTS.alertmanager)}`, '--cluster.listen-address='],
+      upload: [
+        {
+          file: `${CONF}/alertmanager.yml`,
+          content: terraformLiteral(renderAlertmanagerConfig({ receivers: p.receivers as AlertReceiver[], groupWaitSeconds: 10, groupIntervalSeconds: 60, repeatIntervalMinutes: 240 })),
+        },
+      ],
+      ...memoryLimit(128),
+      networksAdvanced: onMgmt(amName),
+      wait: true,
+      waitTimeout: 120,
+    });
+
+    const promName = `${prefix}-prometheus`;
+    this.prometheusUrl = `http://${at(promName, PORTS.prometheus)}`;
+    const data = new volume.Volume(this, 'PrometheusData', { name: `${promName}-data` });
+    const thresholds = { ...DEFAULT_ALERT_THRESHOLDS, ...Object.fromEntries(Object.entries(p.thresholds).filter(([, v]) => v !== undefined)) };
+    const promConfig = Lazy.stringValue({
+      produce: () =>
+        terraformLiteral(
+          renderPrometheusConfig({
+            scrapeIntervalSeconds: p.scrapeIntervalSeconds,
+            evaluationIntervalSeconds: p.scrapeIntervalSeconds,
+            jobs: [{ job: 'prometheus', targets: [at(promName, PORTS.prometheus)] }, { job: 'alertmanager', targets: [at(amName, PORTS.alertmanager)] }, ...this.jobs],
+            probes,
+            alertmanagers: [at(amName, PORTS.alertmanager)],
+            ruleFiles: [`${CONF}/rules.yml`],
+          }),
+        ),
+    });
+    this.prometheus = new container.Container(this, 'Prometheus', {
+      ...base(promName, httpHealth(promName, PORTS.prometheus, '/-/healthy'), 'prometheus'),
+      image: img('prometheus'),
+      entrypoint: [
+        '/bin/prometheus',
+        `--config.file=${CONF}/prometheus.yml`,
+        '--storage.tsdb.path=/prometheus',
+        `--storage.tsdb.retention.time=${p.retentionDays}d`,
+        `--web.listen-address=${at(promName, PORTS.prometheus)}`,
+      ],
+      upload: [
+        { file: `${CONF}/prometheus.yml`, content: promConfig },
+        { file: `${CONF}/rules.yml`, content: terraformLiteral(renderAlertRules({ engine: db?.engine ?? 'mysql', thresholds, jobs: JOBS })) },
+      ],
+      mounts: [{ type: 'volume', source: data.name, target: '/prometheus' }],
+      ...memoryLimit(p.prometheusMemoryMb),
+      networksAdvanced: onMgmt(promName),
+      wait: true,
+      waitTimeout: 120,
+      dependsOn: [this.alertmanager],
+    });
+  }
+}

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { DB_PATHS, DistributedWebStack, LoadBalancer, Monitoring, ValidationError } from '../src';
+import { byName, passwordLiterals, resources, synthStack, testNetwork, uploaded } from './helpers';
+
+function webStack(props: Partial<ConstructorParameters<typeof DistributedWebStack>[2]> = {}) {
+  let web!: DistributedWebStack;
+  const out = synthStack((stack) => {
+    web = new DistributedWebStack(stack, 'web', { codebase: { image: 'registry.example.com/shop:1.4.2' }, ...props });
+  });
+  return { ...out, web };
+}
+
+const MONITORING = [
+  'test-alertmanager',
+  'test-blackbox',
+  'test-db-primary-exporter',
+  'test-db-replica-exporter',
+  'test-node-exporter',
+  'test-prometheus',
+  'test-server-1-nginx-exporter',
+  'test-server-2-nginx-exporter',
+];
+
+describe('Monitoring in DistributedWebStack', () => {
+  const { tf, json } = webStack({ monitoring: { receivers: [{ webhook: { url: 'http://hooks.internal:8080/alerts' } }] } });
+  const containers = resources(tf, 'docker_container');
+  const mgmtRef = (c: any) => c.networks_advanced.find((n: any) => n.aliases?.includes(`${c.name}-mgmt`));
+
+  it('runs Prometheus, Alertmanager and an exporter per component, publishing nothing', () => {
+    const names = containers.map((c) => c.name).filter((n) => !/-(lb|nginx|app|db-primary|db-replica)$/.test(n));
+    expect(names.sort()).toEqual(MONITORING);
+    for (const name of MONITORING) {
+      const c = byName(tf, 'docker_container', name);
+      expect(c.ports, name).toBeUndefined();
+      expect(c.capabilities).toEqual({ drop: ['ALL'] });
+      // Listens only on its management alias, which only the mgmt network resolves.
+      expect(mgmtRef(c), name).toBeDefined();
+      expect(c.entrypoint.find((a: string) => a.startsWith('--web.listen-address='))).toMatch(new RegExp(`^--web\\.listen-address=${name}-mgmt:\\d+$`));
+    }
+  });
+
+  it('scrapes every component and sends alerts to Alertmanager', () => {
+    const cfg = uploaded(byName(tf, 'docker_container', 'test-prometheus'), '/etc/dws/prometheus.yml');
+    for (const target of [
+      'test-lb-mgmt:8404',
+      'test-server-1-nginx-exporter-mgmt:9113',
+      'test-server-2-nginx-exporter-mgmt:9113',
+      'test-db-primary-exporter-mgmt:9104',
+      'test-db-replica-exporter-mgmt:9104',
+      'test-node-exporter-mgmt:9100',
+      'test-alertmanager-mgmt:9093',
+      'https://test-lb:443/',
+    ]) {
+      expect(cfg, target).toContain(target);
+    }
+    expect(uploaded(byName(tf, 'docker_container', 'test-alertmanager'), '/etc/dws/alertmanager.yml')).toContain('http://hooks.internal:8080/alerts');
+  });
+
+  it('gives each mysqld_exporter its own account, limited to that container, by file', () => {
+    const entrypoint = uploaded(byName(tf, 'docker_container', 'test-db-primary'), DB_PATHS.entrypoint);
+    expect(entrypoint).toContain("CREATE USER IF NOT EXISTS 'exporter'@'test-db-primary-exporter.%' IDENTIFIED BY '$${EXPORTER_PASSWORD}' WITH MAX_USER_CONNECTIONS 3;");
+    expect(entrypoint).toContain("GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO 'exporter'@'test-db-replica-exporter.%';");
+    const cnf = uploaded(byName(tf, 'docker_container', 'test-db-replica-exporter'), '/etc/dws/exporter.cnf');
+    expect(cnf).toMatch(/^\[client\]\nuser=exporter\npassword=\$\{random_password\.[^}]+\.result\}\n$/);
+    expect(passwordLiterals(json)).toEqual([]);
+  });
+
+  it('uses the MariaDB privileges and metric names on MariaDB', () => {
+    const { tf: m } = webStack({ database: { engine: 'mariadb' } });
+    expect(uploaded(byName(m, 'docker_container', 'test-db-primary'), DB_PATHS.entrypoint)).toContain('GRANT PROCESS, BINLOG MONITOR, SLAVE MONITOR, SELECT ON *.*');
+    const rules = uploaded(byName(m, 'docker_container', 'test-prometheus'), '/etc/dws/rules.yml');
+    expect(rules).toContain('mysql_slave_status_slave_io_running');
+    expect(rules).not.toContain('mysql_slave_status_replica_io_running');
+    expect(uploaded(byName(tf, 'docker_container', 'test-prometheus'), '/etc/dws/rules.yml')).toContain('mysql_slave_status_replica_io_running');
+  });
+
+  it('serves each Nginx status page on the mgmt network only', () => {
+    const nginx = byName(tf, 'docker_container', 'test-server-1-nginx');
+    expect(nginx.networks_advanced.map((n: any) => n.aliases)).toEqual([['test-server-1-nginx'], ['test-server-1-nginx-mgmt']]);
+    expect(uploaded(nginx, '/etc/dws/nginx.conf')).toContain('listen test-server-1-nginx-mgmt:8081;');
+  });
+
+  it('rotates every container\'s logs by default, and takes one log driver for all', () => {
+    for (const c of containers) expect([c.name, c.log_driver, c.log_opts]).toEqual([c.name, 'json-file', { 'max-size': '10m', 'max-file': '3' }]);
+    const { tf: s } = webStack({ logging: { driver: 'syslog', options: { 'syslog-address': 'udp://10.0.0.5:514' } } });
+    for (const c of resources(s, 'docker_container')) expect([c.log_driver, c.log_opts]).toEqual(['syslog', { 'syslog-address': 'udp://10.0.0.5:514' }]);
+  });
+
+  it('can be turned off', () => {
+    const { tf: off } = webStack({ monitoring: false });
+    expect(resources(off, 'docker_container').map((c) => c.name)).toHaveLength(7);
+    expect(uploaded(byName(off, 'docker_container', 'test-server-1-nginx'), '/etc/dws/nginx.conf')).not.toContain('stub_status');
+  });
+});
+
+describe('Monitoring validation', () => {
+  it('refuses a load balancer without a management network, naming the field', () => {
+    expect(() =>
+      synthStack((stack) => {
+        const mgmt = testNetwork(stack, 'mgmt', true);
+        const lb = new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)] });
+        lb.addServer({ name: 'a', host: 'a', port: 80 });
+        new Monitoring(stack, 'mon', { managementNetwork: mgmt, loadBalancer: lb, probeNetwork: mgmt });
+      }),
+    ).toThrow(new ValidationError('test/mon', 'loadBalancer', 'must have a managementNetwork (its statistics listen only there)'));
+  });
+
+  it('refuses a malformed receiver, naming it', () => {
+    expect(() =>
+      synthStack((stack) => {
+        new Monitoring(stack, 'mon', { managementNetwork: testNetwork(stack, 'mgmt', true), receivers: [{ webhook: { url: 'not a url' } }] });
+      }),
+    ).toThrow(/test\/mon: receivers\.0/);
+  });
+});
