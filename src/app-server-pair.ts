@@ -104,6 +104,7 @@ const NGINX_CONFIG = '/etc/dws/nginx.conf';
 const STATIC_ROOT = '/srv/static';
 const NGINX_STATUS_PORT = 8081;
 const DB_PASSWORD_FILE = '/run/secrets/db-password';
+const DB_TLS_CA_FILE = '/run/secrets/db-ca.pem';
 
 /** One server of the pair: Nginx in front of the app. */
 export interface AppServer {
@@ -199,6 +200,7 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
               DB_NAME: db.databaseName,
               DB_USER: db.user,
               DB_PASSWORD_FILE,
+              ...(db.caCertificatePem ? { DB_TLS_CA_FILE } : {}),
             }
           : {}),
       };
@@ -208,7 +210,12 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
         env: Lazy.listValue({
           produce: () => Object.entries({ ...Object.fromEntries(this.environment), ...fixedEnv }).map(([k, v]) => `${k}=${v}`).sort(),
         }),
-        upload: db ? [{ file: DB_PASSWORD_FILE, content: db.password, permissions: '0444' }] : undefined,
+        upload: db
+          ? [
+              { file: DB_PASSWORD_FILE, content: db.password, permissions: '0444' },
+              ...(db.caCertificatePem ? [{ file: DB_TLS_CA_FILE, content: db.caCertificatePem, permissions: '0444' }] : []),
+            ]
+          : undefined,
         // The app needs no capability (run it as a non-root user in its image).
         ...hardening([]),
         ...memoryLimit(p.appMemoryMb),
@@ -278,7 +285,7 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
   }
 }
 
-const RESERVED_ENV = new Set(['PORT', 'SERVER_NAME', 'DB_WRITE_HOST', 'DB_READ_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER', 'DB_PASSWORD_FILE']);
+const RESERVED_ENV = new Set(['PORT', 'SERVER_NAME', 'DB_WRITE_HOST', 'DB_READ_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER', 'DB_PASSWORD_FILE', 'DB_TLS_CA_FILE']);
 
 function assertNotReserved(path: string, name: string): void {
   if (RESERVED_ENV.has(name)) {

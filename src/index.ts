@@ -20,5 +20,5 @@ export { renderHaproxyConfig } from './config/haproxy';
 export type { HaproxyModel, HaproxyServer, HaproxyHealthCheck } from './config/haproxy';
 export { renderNginxConfig } from './config/nginx';
 export type { NginxModel } from './config/nginx';
-export { renderMyCnf, renderDbEntrypoint, renderBootstrapSql, semiSyncSettings, DB_PATHS, DB_SECRET_FILES, EXPORTER_USER } from './config/mysql';
-export type { DatabaseEngine, DatabaseRole, MyCnfModel, DbEntrypointModel } from './config/mysql';
+export { renderMyCnf, renderDbEntrypoint, renderBootstrapSql, semiSyncSettings, DB_PATHS, DB_SECRET_FILES, DB_TLS_FILES, EXPORTER_USER } from './config/mysql';
+export type { DatabaseEngine, DatabaseRole, MyCnfModel, DbEntrypointModel, DbTlsFiles } from './config/mysql';

@@ -213,7 +213,12 @@ export class Monitoring extends Construct {
             image: img('mysqldExporter'),
             entrypoint: ['/bin/mysqld_exporter', `--config.my-cnf=${CONF}/exporter.cnf`, `--mysqld.address=${server.host}:${db.port}`, `--web.listen-address=${at(name, PORTS.mysqldExporter)}`],
             // Read by the exporter's unprivileged user; only the exporter runs in this container.
-            upload: [{ file: `${CONF}/exporter.cnf`, content: `[client]\nuser=${EXPORTER_USER}\npassword=${exporterPassword.result}\n`, permissions: '0444' }],
+            // With the database's TLS on, the exporter verifies its certificate like the apps do.
+            // (mysqld_exporter drops a [client] section with any key it does not know.)
+            upload: [
+              { file: `${CONF}/exporter.cnf`, content: `[client]\nuser=${EXPORTER_USER}\npassword=${exporterPassword.result}\n${db.caCertificatePem ? `ssl-ca=${MySqlPrimaryReplica.CLIENT_CA_FILE}\n` : ''}`, permissions: '0444' },
+              ...(db.caCertificatePem ? [{ file: MySqlPrimaryReplica.CLIENT_CA_FILE, content: db.caCertificatePem, permissions: '0444' }] : []),
+            ],
             ...memoryLimit(64),
             networksAdvanced: onMgmt(name, [db.network]),
           }),

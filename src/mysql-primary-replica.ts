@@ -1,11 +1,13 @@
 import { container, image, network, volume } from '@cdktf/provider-docker';
 import { password } from '@cdktf/provider-random';
+import { certRequest, locallySignedCert, privateKey, selfSignedCert } from '@cdktf/provider-tls';
 import { Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import {
   DB_PATHS,
   DB_SECRET_FILES,
+  DB_TLS_FILES,
   DatabaseEngine,
   DatabaseRole,
   dbHealthcheckCommand,
@@ -13,7 +15,7 @@ import {
   containerHostPattern,
   renderMyCnf,
 } from './config/mysql';
-import { defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, hardening, memoryLimit, healthcheck, terraformLiteral } from './docker';
+import { defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, hardening, memoryLimit, healthcheck, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, registryImage } from './images';
 import { childPath, dockerName, imageRef, intBetween, parseProps, sqlIdentifier } from './validation';
@@ -31,6 +33,11 @@ export interface IDatabaseConnection {
   readonly password: string;
   /** The network the database is on; clients must join it. */
   readonly network: network.Network;
+  /**
+   * The CA certificate (PEM, a Terraform reference) that signed the servers' certificates, when
+   * the database requires TLS: clients must connect with TLS, verifying against it.
+   */
+  readonly caCertificatePem?: string;
   /** Lets a client container (by its name) log in as the application user. */
   allowClient?(containerName: string): void;
 }
@@ -64,6 +71,16 @@ export interface MySqlPrimaryReplicaProps {
    * @default { timeoutMs: 10000 }
    */
   readonly semiSync?: false | { readonly timeoutMs?: number };
+  /**
+   * TLS for replication and for every client: a private CA (tls provider) signs a certificate
+   * for each server's Docker DNS name; the servers set require_secure_transport, the app and
+   * replication accounts REQUIRE SSL, and the replica verifies the primary's certificate.
+   * Clients get the CA as `caCertificatePem` (AppServerPair passes it on as DB_TLS_CA_FILE).
+   * Server certificates are valid for a year and renewed by a deploy in their last 30 days
+   * (which replaces the containers). The CA's key is in the Terraform state: protect the state.
+   * @default false
+   */
+  readonly tls?: boolean;
   /** Memory limit of each server's container. @default 1024 */
   readonly memoryMb?: number;
   /**
@@ -96,10 +113,23 @@ const schema = z.strictObject({
   semiSync: z
     .union([z.literal(false), z.strictObject({ timeoutMs: semiSyncTimeout.default(10_000) })], { error: 'must be false or { timeoutMs: number }' })
     .default({ timeoutMs: 10_000 }),
+  tls: z.boolean({ error: 'must be true or false' }).default(false),
   memoryMb: intBetween(256, 1_048_576).default(1024),
   clients: z.array(dockerName).default([]),
   namePrefix: dockerName.optional(),
 });
+
+const CA_VALIDITY_DAYS = 3650;
+const SERVER_CERT_VALIDITY_DAYS = 365;
+const SERVER_CERT_RENEWAL_DAYS = 30;
+
+/** The TLS resources of a MySqlPrimaryReplica with tls on. */
+export interface DatabaseTls {
+  readonly caKey: privateKey.PrivateKey;
+  readonly caCertificate: selfSignedCert.SelfSignedCert;
+  /** By role: each server's key and its certificate signed by the CA. */
+  readonly servers: Readonly<Record<DatabaseRole, { readonly key: privateKey.PrivateKey; readonly certificate: locallySignedCert.LocallySignedCert }>>;
+}
 
 /** One database server: its container, data volume and rendered files. */
 export interface DatabaseServer {
@@ -130,6 +160,15 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
   readonly user: string;
   readonly password: string;
   readonly network: network.Network;
+  /** The CA certificate (PEM) clients verify the servers against; undefined when tls is off. */
+  readonly caCertificatePem?: string;
+  /** The CA and server certificates; undefined when tls is off. */
+  readonly tls?: DatabaseTls;
+  /**
+   * Where a client container should put `caCertificatePem`, for tools that take a path (e.g.
+   * mysqld_exporter's `ssl-ca`).
+   */
+  static readonly CLIENT_CA_FILE = '/run/secrets/db-ca.pem';
   private readonly clients: string[];
   private readonly exporters: string[] = [];
 
@@ -156,6 +195,12 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
     this.password = this.appPassword.result;
 
     const semiSyncTimeoutMs = p.semiSync === false ? undefined : p.semiSync.timeoutMs;
+    if (p.tls) {
+      this.tls = this.certificates(prefix);
+      this.caCertificatePem = this.tls.caCertificate.certPem;
+    }
+    const tls = this.tls;
+    const tlsFiles = tls ? DB_TLS_FILES : undefined;
     this.image = registryImage(this, 'Image', p.image ?? DEFAULT_IMAGES[p.engine]);
     const server = (role: DatabaseRole, serverId: number, host: string, after?: container.Container): DatabaseServer => {
       const model = {
@@ -167,6 +212,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
         replicationUser: p.replicationUser,
         primaryHost: this.writerHost,
         replicationUserHosts: [containerHostPattern(this.readerHost)],
+        tls: tlsFiles,
       };
       // Lazy: clients registered after construction (allowClient) are included.
       const entrypoint = Lazy.stringValue({
@@ -178,7 +224,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       const roleId = role === 'primary' ? 'Primary' : 'Replica';
       const vol = new volume.Volume(this, `${roleId}Data`, { name: `${host}-data` });
       const hc = healthcheck({
-        test: dbHealthcheckCommand(p.engine, p.port),
+        test: dbHealthcheckCommand(p.engine, p.port, p.tls),
         intervalSeconds: 2,
         timeoutSeconds: 5,
         startPeriodSeconds: 300,
@@ -201,8 +247,16 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
         // Lazy: the exporter's password file exists only once an exporter is allowed.
         upload: Lazy.anyValue({
           produce: () => [
-            { file: DB_PATHS.config, content: terraformLiteral(renderMyCnf({ engine: p.engine, role, serverId, port: p.port, semiSyncTimeoutMs, extraSettings: p.settings })) },
+            { file: DB_PATHS.config, content: terraformLiteral(renderMyCnf({ engine: p.engine, role, serverId, port: p.port, semiSyncTimeoutMs, tls: tlsFiles, extraSettings: p.settings })) },
             { file: DB_PATHS.entrypoint, content: entrypoint, executable: true },
+            // The key is uploaded root-only; the entrypoint hands it to the mysql user.
+            ...(tls
+              ? [
+                  { file: DB_TLS_FILES.ca, content: tls.caCertificate.certPem, permissions: '0444' },
+                  { file: DB_TLS_FILES.cert, content: tls.servers[role].certificate.certPem, permissions: '0444' },
+                  { file: DB_TLS_FILES.key, content: tls.servers[role].key.privateKeyPem, permissions: '0600' },
+                ]
+              : []),
             ...secretUploads().map(([file, pw]) => ({ file: `${DB_PATHS.secrets}/${file}`, content: pw.result, permissions: '0600' })),
           ],
         }),
@@ -225,6 +279,33 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
     this.primary = server('primary', p.serverIdBase, this.writerHost);
     // The replica replays the primary's log from the start: the primary must be up first.
     this.replica = server('replica', p.serverIdBase + 1, this.readerHost, this.primary.container);
+  }
+
+  /** A private CA, and a certificate for each server's Docker DNS name signed by it. */
+  private certificates(prefix: string): DatabaseTls {
+    ensureTlsProvider(this);
+    const caKey = new privateKey.PrivateKey(this, 'TlsCaKey', { algorithm: 'ECDSA', ecdsaCurve: 'P256' });
+    const caCertificate = new selfSignedCert.SelfSignedCert(this, 'TlsCa', {
+      privateKeyPem: caKey.privateKeyPem,
+      subject: [{ commonName: `${prefix} database CA` }],
+      isCaCertificate: true,
+      validityPeriodHours: CA_VALIDITY_DAYS * 24,
+      allowedUses: ['cert_signing', 'crl_signing', 'digital_signature'],
+    });
+    const server = (roleId: string, host: string) => {
+      const key = new privateKey.PrivateKey(this, `${roleId}TlsKey`, { algorithm: 'ECDSA', ecdsaCurve: 'P256' });
+      const request = new certRequest.CertRequest(this, `${roleId}TlsRequest`, { privateKeyPem: key.privateKeyPem, subject: [{ commonName: host }], dnsNames: [host] });
+      const certificate = new locallySignedCert.LocallySignedCert(this, `${roleId}TlsCertificate`, {
+        certRequestPem: request.certRequestPem,
+        caPrivateKeyPem: caKey.privateKeyPem,
+        caCertPem: caCertificate.certPem,
+        validityPeriodHours: SERVER_CERT_VALIDITY_DAYS * 24,
+        earlyRenewalHours: SERVER_CERT_RENEWAL_DAYS * 24,
+        allowedUses: ['digital_signature', 'key_encipherment', 'server_auth'],
+      });
+      return { key, certificate };
+    };
+    return { caKey, caCertificate, servers: { primary: server('Primary', this.writerHost), replica: server('Replica', this.readerHost) } };
   }
 
   /**

@@ -75,6 +75,32 @@ describe('AppServerPair', () => {
     expect(passwordLiterals(json)).toEqual([]);
   });
 
+  it('given a database with tls, gives the app its CA as a file and DB_TLS_CA_FILE', () => {
+    const { tf } = synthStack((stack) => {
+      const db = new MySqlPrimaryReplica(stack, 'db', { network: testNetwork(stack, 'data', true), tls: true });
+      new AppServerPair(stack, 'app', { codebase: { image: 'shop:1.2' }, network: testNetwork(stack), database: db });
+    });
+    for (const name of ['test-server-1-app', 'test-server-2-app']) {
+      const app = byName(tf, 'docker_container', name);
+      expect(app.env).toContain('DB_TLS_CA_FILE=/run/secrets/db-ca.pem');
+      expect(app.upload.find((u: any) => u.file === '/run/secrets/db-ca.pem')).toEqual({
+        file: '/run/secrets/db-ca.pem',
+        content: expect.stringMatching(/^\$\{tls_self_signed_cert\.db_TlsCa_[0-9A-F]+\.cert_pem\}$/),
+        permissions: '0444',
+      });
+    }
+  });
+
+  it('given a database without tls, sets no DB_TLS_CA_FILE', () => {
+    const { tf } = synthStack((stack) => {
+      const db = new MySqlPrimaryReplica(stack, 'db', { network: testNetwork(stack, 'data', true) });
+      new AppServerPair(stack, 'app', { codebase: { image: 'shop:1.2' }, network: testNetwork(stack), database: db });
+    });
+    const app = byName(tf, 'docker_container', 'test-server-1-app');
+    expect(app.env.join('\n')).not.toContain('DB_TLS_CA_FILE');
+    expect(app.upload.map((u: any) => u.file)).toEqual(['/run/secrets/db-password']);
+  });
+
   it('is a load balancer target by its Nginx containers', () => {
     const { tf } = synthStack((stack) => {
       const net = testNetwork(stack);
@@ -90,6 +116,7 @@ describe('AppServerPair', () => {
       const pair = new AppServerPair(stack, 'app', { codebase: { image: 'shop:1.2' }, network: testNetwork(stack), environment: { A: '1' } });
       expect(() => pair.addEnvironment('A', '2')).toThrow(new ValidationError('test/app', 'environment.A', 'is already set (got it twice)'));
       expect(() => pair.addEnvironment('DB_USER', 'x')).toThrow(/test\/app: environment.DB_USER is set by the library/);
+      expect(() => pair.addEnvironment('DB_TLS_CA_FILE', 'x')).toThrow(/test\/app: environment.DB_TLS_CA_FILE is set by the library/);
     });
   });
 });

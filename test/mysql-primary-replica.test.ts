@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DB_PATHS, MySqlPrimaryReplica, ValidationError } from '../src';
+import { DB_TLS_FILES } from '../src/config/mysql';
 import { byName, resources, synthStack, testNetwork, uploaded } from './helpers';
 
 describe('MySqlPrimaryReplica', () => {
@@ -149,6 +150,95 @@ describe('MySqlPrimaryReplica', () => {
           new MySqlPrimaryReplica(stack, 'db', { network: testNetwork(stack), semiSync: semiSync as any });
         }),
       ).toThrow(new ValidationError('test/db', message.split(' ')[0], message.slice(message.indexOf(' ') + 1)));
+    });
+  });
+
+  describe('tls', () => {
+    const synth = (props: Partial<ConstructorParameters<typeof MySqlPrimaryReplica>[2]> = {}) => {
+      let db!: MySqlPrimaryReplica;
+      const { tf, json } = synthStack((stack) => {
+        db = new MySqlPrimaryReplica(stack, 'db', { network: testNetwork(stack), ...props });
+        db.allowExporter('test-db-primary-exporter');
+      });
+      const files = (role: string) => {
+        const c = byName(tf, 'docker_container', `test-db-${role}`);
+        return { c, cnf: uploaded(c, DB_PATHS.config), entrypoint: uploaded(c, DB_PATHS.entrypoint) };
+      };
+      return { tf, json, db, primary: files('primary'), replica: files('replica') };
+    };
+
+    it('is off by default: no certificates, no TLS settings, no REQUIRE SSL, plain replication', () => {
+      const { tf, db, primary, replica } = synth();
+      expect(tf.resource.tls_private_key).toBeUndefined();
+      expect(tf.provider?.tls).toBeUndefined();
+      expect(db.caCertificatePem).toBeUndefined();
+      for (const s of [primary, replica]) {
+        expect(s.cnf).not.toMatch(/ssl|secure_transport/);
+        expect(s.entrypoint).not.toMatch(/REQUIRE SSL|SOURCE_SSL|\/etc\/dws\/tls/);
+        expect(s.c.upload.map((u: any) => u.file)).not.toContain(DB_TLS_FILES.key);
+        expect(s.c.healthcheck.test).not.toContain('--ssl-mode=DISABLED');
+      }
+    });
+
+    it('makes a private CA and a certificate per server for its Docker DNS name', () => {
+      const { tf, db } = synth({ tls: true });
+      expect(tf.provider?.tls).toBeDefined();
+      expect(db.caCertificatePem).toBeDefined();
+      const caPem = expect.stringMatching(/^\$\{tls_self_signed_cert\.db_TlsCa_[0-9A-F]+\.cert_pem\}$/);
+      const keys = resources(tf, 'tls_private_key');
+      expect(keys).toHaveLength(3);
+      for (const k of keys) expect(k).toMatchObject({ algorithm: 'ECDSA', ecdsa_curve: 'P256' });
+      const [ca] = resources(tf, 'tls_self_signed_cert');
+      expect(ca).toMatchObject({ is_ca_certificate: true, allowed_uses: expect.arrayContaining(['cert_signing']), subject: [{ common_name: 'test database CA' }] });
+      expect(resources(tf, 'tls_cert_request').map((r) => r.dns_names).sort()).toEqual([['test-db-primary'], ['test-db-replica']]);
+      const certs = resources(tf, 'tls_locally_signed_cert');
+      expect(certs).toHaveLength(2);
+      for (const c of certs) {
+        expect(c).toMatchObject({ validity_period_hours: 365 * 24, allowed_uses: expect.arrayContaining(['server_auth']) });
+        expect(c.ca_cert_pem).toEqual(caPem);
+      }
+    });
+
+    it('uploads the CA, the server certificate and the key (root-only, handed to mysql by the entrypoint)', () => {
+      const { primary, replica } = synth({ tls: true });
+      for (const [role, s] of [['Primary', primary], ['Replica', replica]] as const) {
+        const up = (file: string) => s.c.upload.find((u: any) => u.file === file);
+        expect(up(DB_TLS_FILES.ca)).toMatchObject({ content: expect.stringMatching(/^\$\{tls_self_signed_cert\.db_TlsCa_[0-9A-F]+\.cert_pem\}$/), permissions: '0444' });
+        expect(up(DB_TLS_FILES.cert)).toMatchObject({ content: expect.stringMatching(new RegExp(`^\\$\\{tls_locally_signed_cert\\.db_${role}TlsCertificate_[0-9A-F]+\\.cert_pem\\}$`)), permissions: '0444' });
+        expect(up(DB_TLS_FILES.key)).toMatchObject({ content: expect.stringMatching(new RegExp(`^\\$\\{tls_private_key\\.db_${role}TlsKey_[0-9A-F]+\\.private_key_pem\\}$`)), permissions: '0600' });
+        expect(s.entrypoint).toContain(`chown mysql:mysql ${DB_TLS_FILES.key}\nchmod 0600 ${DB_TLS_FILES.key}\n`);
+      }
+    });
+
+    it.each(['mysql', 'mariadb'] as const)('requires TLS of every TCP client and of the accounts (%s)', (engine) => {
+      const { primary, replica } = synth({ tls: true, engine });
+      for (const s of [primary, replica]) {
+        expect(s.cnf).toContain(
+          `ssl_ca = ${DB_TLS_FILES.ca}\nssl_cert = ${DB_TLS_FILES.cert}\nssl_key = ${DB_TLS_FILES.key}\nrequire_secure_transport = ON\n`,
+        );
+        // The healthcheck's anonymous ping goes without TLS: the refusal still proves the server answers.
+        expect(s.c.healthcheck.test).toContain(engine === 'mysql' ? '--ssl-mode=DISABLED' : '--skip-ssl');
+      }
+      expect(primary.entrypoint).toContain("CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY '$${APP_PASSWORD}' REQUIRE SSL;");
+      expect(primary.entrypoint).toContain("CREATE USER IF NOT EXISTS 'repl'@'test-db-replica.%' IDENTIFIED BY '$${REPLICATION_PASSWORD}' REQUIRE SSL;");
+      expect(primary.entrypoint).toContain("IDENTIFIED BY '$${EXPORTER_PASSWORD}' REQUIRE SSL WITH MAX_USER_CONNECTIONS 3;");
+    });
+
+    it('makes the replica verify the primary: SOURCE_SSL on MySQL, MASTER_SSL on MariaDB', () => {
+      expect(synth({ tls: true }).replica.entrypoint).toContain(
+        `SOURCE_RETRY_COUNT=86400, SOURCE_SSL=1, SOURCE_SSL_CA='${DB_TLS_FILES.ca}', SOURCE_SSL_VERIFY_SERVER_CERT=1;`,
+      );
+      expect(synth({ tls: true, engine: 'mariadb' }).replica.entrypoint).toContain(
+        `MASTER_CONNECT_RETRY=2, MASTER_SSL=1, MASTER_SSL_CA='${DB_TLS_FILES.ca}', MASTER_SSL_VERIFY_SERVER_CERT=1;`,
+      );
+    });
+
+    it('rejects a tls value that is not a boolean', () => {
+      expect(() =>
+        synthStack((stack) => {
+          new MySqlPrimaryReplica(stack, 'db', { network: testNetwork(stack), tls: 'yes' as any });
+        }),
+      ).toThrow(new ValidationError('test/db', 'tls', 'must be true or false (got "yes")'));
     });
   });
 });

@@ -1,7 +1,7 @@
 'use strict';
 // Demo app for cdktf-distributed-web-stack. Configuration comes from the environment that
 // AppServerPair sets: PORT, SERVER_NAME, DB_WRITE_HOST, DB_READ_HOST, DB_PORT, DB_NAME,
-// DB_USER, DB_PASSWORD_FILE.
+// DB_USER, DB_PASSWORD_FILE, and DB_TLS_CA_FILE when the database requires TLS.
 const http = require('node:http');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -11,6 +11,8 @@ const env = process.env;
 const port = Number(env.PORT || 3000);
 const serverName = env.SERVER_NAME || os.hostname();
 const version = env.APP_VERSION || '1';
+// mysql2 checks the chain against `ca`, but the server's name only with verifyIdentity.
+const ssl = env.DB_TLS_CA_FILE ? { ca: fs.readFileSync(env.DB_TLS_CA_FILE, 'utf8'), verifyIdentity: true } : undefined;
 
 function pool(host) {
   if (!host) return undefined;
@@ -20,6 +22,7 @@ function pool(host) {
     user: env.DB_USER,
     password: env.DB_PASSWORD_FILE ? fs.readFileSync(env.DB_PASSWORD_FILE, 'utf8').trim() : env.DB_PASSWORD,
     database: env.DB_NAME,
+    ssl,
     connectionLimit: 5,
     connectTimeout: 5000,
   });

@@ -8,6 +8,7 @@
 //   DWS_HTTPS_PORT    host port on 127.0.0.1 for HTTPS (default 8443; a self-signed certificate)
 //   DWS_NAME_PREFIX   container name prefix (default "basic")
 //   DWS_ALERT_WEBHOOK_URL  where Alertmanager posts alerts (default: nowhere)
+//   DWS_DB_TLS        "1": TLS between the apps, the exporters and the databases, and for replication
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, TerraformStack } from 'cdktf';
@@ -44,7 +45,7 @@ class BasicStack extends TerraformStack {
       loadBalancer: {
         publish: { address: '127.0.0.1', httpPort: Number(process.env.DWS_HTTP_PORT ?? 8080), httpsPort: Number(process.env.DWS_HTTPS_PORT ?? 8443) },
       },
-      database: { engine },
+      database: { engine, tls: process.env.DWS_DB_TLS === '1' },
       monitoring: { receivers: process.env.DWS_ALERT_WEBHOOK_URL ? [{ webhook: { url: process.env.DWS_ALERT_WEBHOOK_URL } }] : [] },
     });
   }

@@ -18,6 +18,16 @@ export const DB_SECRET_FILES = {
   exporter: 'exporter-password',
 } as const;
 
+/** Where the TLS files are in a database container (tls on). */
+export const DB_TLS_FILES: DbTlsFiles = { ca: '/etc/dws/tls/ca.pem', cert: '/etc/dws/tls/server-cert.pem', key: '/etc/dws/tls/server-key.pem' };
+
+/** A server's TLS files: the CA that signed every server's certificate, its certificate and key. */
+export interface DbTlsFiles {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
 /** The monitoring user mysqld_exporter logs in as. */
 export const EXPORTER_USER = 'exporter';
 
@@ -31,6 +41,8 @@ export interface MyCnfModel {
    * acknowledge it before the primary degrades to asynchronous replication. Undefined: no semi-sync.
    */
   readonly semiSyncTimeoutMs?: number;
+  /** TLS: the server's files; every TCP client must then use TLS. Undefined: no TLS settings. */
+  readonly tls?: DbTlsFiles;
   /** Extra `[mysqld]` settings, rendered last so they win. */
   readonly extraSettings?: Readonly<Record<string, string | number | boolean>>;
 }
@@ -100,6 +112,8 @@ export function renderMyCnf(m: MyCnfModel): string {
   }
   if (replica) settings.push(['relay_log', 'relay-bin'], ['relay_log_recovery', 'ON']);
   if (m.semiSyncTimeoutMs !== undefined) settings.push(...semiSyncSettings(m.engine, m.role, m.semiSyncTimeoutMs));
+  // Same names in both engines; the socket counts as secure, so the local bootstrap is unaffected.
+  if (m.tls) settings.push(['ssl_ca', m.tls.ca], ['ssl_cert', m.tls.cert], ['ssl_key', m.tls.key], ['require_secure_transport', 'ON']);
   for (const [k, v] of Object.entries(m.extraSettings ?? {})) {
     settings.push([k, typeof v === 'boolean' ? (v ? 'ON' : 'OFF') : v]);
   }
@@ -122,6 +136,8 @@ export interface DbEntrypointModel {
   readonly replicationUserHosts: readonly string[];
   /** Host patterns the monitoring user (mysqld_exporter) may connect from; none: no such user. */
   readonly exporterUserHosts?: readonly string[];
+  /** TLS on: accounts REQUIRE SSL and the replica verifies the primary's certificate. */
+  readonly tls?: DbTlsFiles;
 }
 
 /**
@@ -151,31 +167,38 @@ export function renderBootstrapSql(m: DbEntrypointModel): string {
     ...(m.engine === 'mariadb' ? ["DELETE FROM mysql.global_priv WHERE User = '' OR (User = 'root' AND Host <> 'localhost');", 'FLUSH PRIVILEGES;'] : []),
     'SET sql_log_bin = 1;',
   ];
+  // Belt and braces: the accounts need TLS even if require_secure_transport is overridden.
+  const requireSsl = m.tls ? ' REQUIRE SSL' : '';
   if (m.role === 'primary') {
     // Logged on purpose: the replica starts from an empty GTID set and replays these.
     return [
       `CREATE DATABASE IF NOT EXISTS \`${m.databaseName}\` CHARACTER SET utf8mb4;`,
       ...m.appUserHosts.flatMap((h) => [
-        `CREATE USER IF NOT EXISTS '${m.appUser}'@'${h}' IDENTIFIED BY '\${APP_PASSWORD}';`,
+        `CREATE USER IF NOT EXISTS '${m.appUser}'@'${h}' IDENTIFIED BY '\${APP_PASSWORD}'${requireSsl};`,
         `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES, CREATE TEMPORARY TABLES, LOCK TABLES ON \`${m.databaseName}\`.* TO '${m.appUser}'@'${h}';`,
       ]),
       ...m.replicationUserHosts.flatMap((h) => [
-        `CREATE USER IF NOT EXISTS '${m.replicationUser}'@'${h}' IDENTIFIED BY '\${REPLICATION_PASSWORD}';`,
+        `CREATE USER IF NOT EXISTS '${m.replicationUser}'@'${h}' IDENTIFIED BY '\${REPLICATION_PASSWORD}'${requireSsl};`,
         `GRANT REPLICATION SLAVE ON *.* TO '${m.replicationUser}'@'${h}';`,
       ]),
       // What mysqld_exporter needs to read status and replication, and a cap on its connections.
       // MariaDB 10.5+ split REPLICATION CLIENT: SHOW REPLICA STATUS needs SLAVE MONITOR.
       ...(m.exporterUserHosts ?? []).flatMap((h) => [
-        `CREATE USER IF NOT EXISTS '${EXPORTER_USER}'@'${h}' IDENTIFIED BY '\${EXPORTER_PASSWORD}' WITH MAX_USER_CONNECTIONS 3;`,
+        `CREATE USER IF NOT EXISTS '${EXPORTER_USER}'@'${h}' IDENTIFIED BY '\${EXPORTER_PASSWORD}'${requireSsl} WITH MAX_USER_CONNECTIONS 3;`,
         `GRANT PROCESS, ${m.engine === 'mysql' ? 'REPLICATION CLIENT' : 'BINLOG MONITOR, SLAVE MONITOR'}, SELECT ON *.* TO '${EXPORTER_USER}'@'${h}';`,
       ]),
       ...rootSql,
     ].join('\n');
   }
+  // TLS: the replica checks the primary's certificate against the CA and against primaryHost.
   const source =
     m.engine === 'mysql'
-      ? `CHANGE REPLICATION SOURCE TO SOURCE_HOST='${m.primaryHost}', SOURCE_PORT=${m.port}, SOURCE_USER='${m.replicationUser}', SOURCE_PASSWORD='\${REPLICATION_PASSWORD}', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, SOURCE_CONNECT_RETRY=2, SOURCE_RETRY_COUNT=86400;`
-      : `CHANGE MASTER TO MASTER_HOST='${m.primaryHost}', MASTER_PORT=${m.port}, MASTER_USER='${m.replicationUser}', MASTER_PASSWORD='\${REPLICATION_PASSWORD}', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=2;`;
+      ? `CHANGE REPLICATION SOURCE TO SOURCE_HOST='${m.primaryHost}', SOURCE_PORT=${m.port}, SOURCE_USER='${m.replicationUser}', SOURCE_PASSWORD='\${REPLICATION_PASSWORD}', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, SOURCE_CONNECT_RETRY=2, SOURCE_RETRY_COUNT=86400${
+          m.tls ? `, SOURCE_SSL=1, SOURCE_SSL_CA='${m.tls.ca}', SOURCE_SSL_VERIFY_SERVER_CERT=1` : ''
+        };`
+      : `CHANGE MASTER TO MASTER_HOST='${m.primaryHost}', MASTER_PORT=${m.port}, MASTER_USER='${m.replicationUser}', MASTER_PASSWORD='\${REPLICATION_PASSWORD}', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=2${
+          m.tls ? `, MASTER_SSL=1, MASTER_SSL_CA='${m.tls.ca}', MASTER_SSL_VERIFY_SERVER_CERT=1` : ''
+        };`;
   // Replication starts when the real server starts (no skip-replica-start there).
   return [...rootSql, source].join('\n');
 }
@@ -217,7 +240,15 @@ alive() { [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status
 
 mkdir -p /var/run/mysqld
 chown mysql:mysql /var/run/mysqld "$DATADIR"
-
+${
+  m.tls
+    ? `# The server reads its key after dropping to mysql: give that user the 0600 key rather than
+# make it readable by others.
+chown mysql:mysql ${m.tls.key}
+chmod 0600 ${m.tls.key}
+`
+    : ''
+}
 if [ ! -d "$DATADIR/mysql" ]; then
   echo "dws: initializing $DATADIR"
   ${init}
@@ -254,7 +285,12 @@ exec ${bin.server} --defaults-file="$CNF" --user=mysql
 `;
 }
 
-/** The container healthcheck: the server answers on TCP (off during bootstrap). */
-export function dbHealthcheckCommand(engine: DatabaseEngine, port: number): string[] {
-  return ['CMD', BINARIES[engine].admin, '--protocol=tcp', '--host=127.0.0.1', `--port=${port}`, '--connect-timeout=2', 'ping'];
+/**
+ * The container healthcheck: the server answers on TCP (off during bootstrap). With TLS on, the
+ * anonymous ping goes without TLS (no certificate names 127.0.0.1): the server's refusal is an
+ * answer, which mysqladmin ping counts as alive, while a failed TLS handshake would not be.
+ */
+export function dbHealthcheckCommand(engine: DatabaseEngine, port: number, tls = false): string[] {
+  const noTls = tls ? [engine === 'mysql' ? '--ssl-mode=DISABLED' : '--skip-ssl'] : [];
+  return ['CMD', BINARIES[engine].admin, '--protocol=tcp', '--host=127.0.0.1', `--port=${port}`, '--connect-timeout=2', ...noTls, 'ping'];
 }

@@ -9,9 +9,12 @@ import { Deployment, REPO, docker, handshake, images, leftovers, removeLeftovers
 // argv: host user passwordFile ("-" for stdin) query.
 const NODE_LOGIN = `
 const [host, user, file, query] = process.argv.slice(1);
-const password = require('fs').readFileSync(file === '-' ? 0 : file, 'utf8').trim();
+const fs = require('fs');
+const password = fs.readFileSync(file === '-' ? 0 : file, 'utf8').trim();
+// The app container's own setting: TLS with the database's CA when it has one.
+const ca = process.env.DB_TLS_CA_FILE;
 require('/app/node_modules/mysql2/promise')
-  .createConnection({ host, user, password, connectTimeout: 5000 })
+  .createConnection({ host, user, password, connectTimeout: 5000, ...(ca ? { ssl: { ca: fs.readFileSync(ca), verifyIdentity: true } } : {}) })
   .then(async (c) => { const [rows] = await c.query(query); console.log('ok ' + JSON.stringify(rows)); })
   .catch((e) => console.log(e.message))
   .finally(() => process.exit(0)); // an open connection would keep node alive
@@ -20,12 +23,13 @@ require('/app/node_modules/mysql2/promise')
 /** "rpl_semi_sync_source" -> "Rpl_semi_sync_source", as SHOW STATUS names it. */
 const cap = (s: string) => s[0].toUpperCase() + s.slice(1);
 
+// MySQL runs with TLS to the databases on, MariaDB with the default (off).
 const engines = [
-  { engine: 'mysql', httpPort: 18080, port: 18443, client: 'mysql' },
-  { engine: 'mariadb', httpPort: 18081, port: 18444, client: 'mariadb' },
+  { engine: 'mysql', httpPort: 18080, port: 18443, client: 'mysql', dbTls: true },
+  { engine: 'mariadb', httpPort: 18081, port: 18444, client: 'mariadb', dbTls: false },
 ] as const;
 
-describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ engine, httpPort, port, client }) => {
+describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ engine, httpPort, port, client, dbTls }) => {
   const prefix = `e2e-${engine}`;
   const url = `https://127.0.0.1:${port}`;
   // A webhook receiver on the stack's management network: it logs every notification it gets.
@@ -36,6 +40,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     DWS_HTTP_PORT: String(httpPort),
     DWS_HTTPS_PORT: String(port),
     DWS_ALERT_WEBHOOK_URL: `http://${sink}:8080/alerts`,
+    DWS_DB_TLS: dbTls ? '1' : '0',
   });
   const removeSink = () => sh('docker', ['rm', '-f', sink], { allowFail: true });
   /** Notifications the sink got: [received at (ms), alertname, status] for each alert in them. */
@@ -240,6 +245,20 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     const yes = engine === 'mysql' ? 'Rpl_semi_sync_source_yes_tx' : 'Rpl_semi_sync_master_yes_tx';
     expect(Number(after[yes])).toBeGreaterThan(Number(before[yes]));
     figures.semiSync = { clients: after[`${cap(source)}_clients`], yesTx: after[yes] };
+  });
+
+  it('encrypts database traffic when TLS is on: verified replication, apps, no plain logins', () => {
+    if (!dbTls) return;
+    const app1 = `${prefix}-server-1-app`;
+    // The app's own connection: TLS, verified against the stack's CA.
+    expect(loginFrom(app1, primary, 'app', '/run/secrets/db-password', "SHOW SESSION STATUS LIKE 'Ssl_cipher'")).toMatch(/^ok \[\{"Variable_name":"Ssl_cipher","Value":"TLS_[A-Z0-9_]+"\}\]$/);
+    // The same account without TLS: refused (require_secure_transport, REQUIRE SSL).
+    const plain = sh('docker', ['exec', '-i', app1, 'node', '-e', NODE_LOGIN.replace('process.env.DB_TLS_CA_FILE', 'undefined'), primary, 'app', '/run/secrets/db-password', 'SELECT 1'], { allowFail: true }).out.trim();
+    expect(plain).not.toMatch(/^ok/);
+    const status = sh('docker', ['exec', '-i', replica, 'bash', '-c', `exec ${client} --socket=/var/run/mysqld/mysqld.sock -uroot -p"$(cat /etc/dws/secrets/root-password)" --vertical`], { input: 'SHOW REPLICA STATUS;' }).out;
+    expect(status).toMatch(/(Source|Master)_SSL_Allowed: Yes/);
+    expect(status).toMatch(/(Source|Master)_SSL_Verify_Server_Cert: Yes/);
+    figures.dbTls = { plainLogin: plain, replication: status.match(/(Source|Master)_SSL_\w+: .*/g) };
   });
 
   it('shows both replication threads running with no error, using GTIDs', () => {
