@@ -418,6 +418,14 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     }, 90_000, 3000);
     figures.scrapeTargets = all ?? targets();
     expect(all).toBeDefined();
+    // And each exporter reaches what it watches (a target can be up while its component is not).
+    const values = (q: string) =>
+      (JSON.parse(fromMgmt(`http://${prefix}-prometheus-mgmt:9090/api/v1/query?query=${encodeURIComponent(q)}`)).data.result as { value: [number, string] }[]).map((r) => r.value[1]);
+    const healthy = await until(() => {
+      const v = { mysql_up: values('mysql_up'), nginx_up: values('nginx_up'), probe_success: values('probe_success') };
+      return [...v.mysql_up, ...v.nginx_up, ...v.probe_success].join(',') === '1,1,1,1,1' ? v : undefined;
+    }, 60_000, 3000);
+    expect(healthy).toBeDefined();
   });
 
   it('alerts the webhook receiver when an app server dies: HAProxyServerDown', async () => {
