@@ -145,10 +145,13 @@ export class BenchDeployment {
 }
 
 /** Every container of the stack healthy (or running, without a healthcheck)? */
+/** examples/basic: 7 containers for the web stack, 8 for monitoring. */
+const STACK_CONTAINERS = 15;
+
 export function allHealthy(): boolean {
   const out = docker('ps', '-a', '--filter', `name=^${PREFIX}-`, '--format', '{{.Names}}');
   const names = out ? out.split('\n') : [];
-  if (names.length !== 7) return false;
+  if (names.length !== STACK_CONTAINERS) return false;
   return names.every((n) => {
     const s = docker('inspect', '--format', '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}', n);
     return s === 'running healthy' || s === 'running none';

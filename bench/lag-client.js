@@ -1,5 +1,5 @@
-// Replication lag from a heartbeat, run in a client container on the stack's data network (the
-// app image: it has node and mysql2). The primary gets one INSERT of NOW(6) every 1000/RATE ms;
+// Replication lag from a heartbeat, run inside an app container (node and mysql2 are there, and
+// the database accepts the app user only from the app containers). The primary gets one INSERT of NOW(6) every 1000/RATE ms;
 // a reader polls the replica without pause and, for each heartbeat row it sees first, records
 // the replica's NOW(6) minus the primary's timestamp (one kernel clock: same host).
 // Env: PRIMARY, REPLICA, PASSWORD, RATE (writes/s), SECONDS (per run), RUNS. Prints one JSON line per run.

@@ -1,5 +1,5 @@
 // Parts 2-5, on the bench's own deployment of examples/basic (prefix dwsbench, 127.0.0.1:28080/28443).
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request, sleep, until } from '../test/e2e/harness';
 import { BenchDeployment, COMPOSE, COMPOSE_VERSION, HTTPS_PORT, PREFIX, REPO, WORK, allHealthy, clientRun, docker, images, log, saveResult, sh, timed, type TimedLine } from './common';
@@ -147,10 +147,12 @@ const LAG_RATE = 100;
 const LAG_SECONDS = 15;
 
 async function benchLag(runs: number) {
-  const appImage = docker('inspect', '--format', '{{.Config.Image}}', `${PREFIX}-server-1-app`);
+  // Inside an app container: the database accepts the app user only from the app containers.
+  const app = `${PREFIX}-server-1-app`;
   const password = docker('exec', `${PREFIX}-db-primary`, 'cat', '/etc/dws/secrets/app-password');
   const env = { PRIMARY: `${PREFIX}-db-primary`, REPLICA: `${PREFIX}-db-replica`, PASSWORD: password, RATE: String(LAG_RATE), SECONDS: String(LAG_SECONDS), RUNS: String(runs) };
-  const r = clientRun('data', appImage, ['node', '/bench/lag-client.js'], { mounts: [`${join(REPO, 'bench', 'lag-client.js')}:/bench/lag-client.js:ro`], env, timeoutMs: (LAG_SECONDS + 30) * runs * 1000 });
+  const script = readFileSync(join(REPO, 'bench', 'lag-client.js'), 'utf8');
+  const r = sh('docker', ['exec', '-i', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), app, 'node', '-'], { input: script, timeoutMs: (LAG_SECONDS + 30) * runs * 1000 });
   const perRun = r.out.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
   perRun.forEach((p, i) => log(`lag run ${i + 1}/${runs}: p50 ${p.lagUsP50} us, p99 ${p.lagUsP99} us, ${p.writes} writes at ${p.achievedRate.toFixed(1)}/s`));
   saveResult('lag', {
@@ -158,7 +160,7 @@ async function benchLag(runs: number) {
     rate: LAG_RATE,
     seconds: LAG_SECONDS,
     perRun,
-    command: `docker run --rm --network ${PREFIX}-data -v $PWD/bench/lag-client.js:/bench/lag-client.js:ro -e PRIMARY=${env.PRIMARY} -e REPLICA=${env.REPLICA} -e PASSWORD=<app password> -e RATE=${LAG_RATE} -e SECONDS=${LAG_SECONDS} -e RUNS=${runs} <app image> node /bench/lag-client.js`,
+    command: `docker exec -i -e PRIMARY=${env.PRIMARY} -e REPLICA=${env.REPLICA} -e PASSWORD=<app password> -e RATE=${LAG_RATE} -e SECONDS=${LAG_SECONDS} -e RUNS=${runs} ${app} node - < bench/lag-client.js`,
   });
 }
 

@@ -16,6 +16,7 @@ export { renderPrometheusConfig, renderAlertRules, DEFAULT_ALERT_THRESHOLDS, ALE
 export type { PrometheusModel, ScrapeJob, ProbeJob, AlertThresholds, AlertRulesModel } from './config/prometheus';
 export { renderAlertmanagerConfig } from './config/alertmanager';
 export type { AlertmanagerModel, AlertReceiver } from './config/alertmanager';
+export { DASHBOARD_FILES, dashboardsDir, dashboardQueries, requiredMetricGroups, renderGrafanaDatasource, renderGrafanaDashboardProvider } from './config/grafana';
 export { renderHaproxyConfig } from './config/haproxy';
 export type { HaproxyModel, HaproxyServer, HaproxyHealthCheck } from './config/haproxy';
 export { renderNginxConfig } from './config/nginx';

@@ -1,13 +1,17 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { container, network, volume } from '@cdktf/provider-docker';
+import { password } from '@cdktf/provider-random';
 import { Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { AppServerPair } from './app-server-pair';
 import { AlertReceiver, renderAlertmanagerConfig } from './config/alertmanager';
 import { HTTPS_PROBE_MODULE, renderBlackboxConfig } from './config/blackbox';
+import { DASHBOARD_FILES, dashboardsDir, renderGrafanaDashboardProvider, renderGrafanaDatasource } from './config/grafana';
 import { EXPORTER_USER } from './config/mysql';
 import { AlertThresholds, DEFAULT_ALERT_THRESHOLDS, ProbeJob, renderAlertRules, renderPrometheusConfig, ScrapeJob } from './config/prometheus';
-import { defaultNamePrefix, ensureDockerProvider, hardening, healthcheck, memoryLimit, terraformLiteral } from './docker';
+import { defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, hardening, healthcheck, memoryLimit, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { registryImage } from './images';
 import { LoadBalancer } from './load-balancer';
@@ -22,6 +26,7 @@ export interface MonitoringImages {
   readonly nginxExporter?: string;
   readonly blackboxExporter?: string;
   readonly nodeExporter?: string;
+  readonly grafana?: string;
 }
 
 export interface MonitoringProps {
@@ -51,6 +56,11 @@ export interface MonitoringProps {
   /** Name the load balancer's certificate is checked against by the probe. @default "localhost" */
   readonly probeServerName?: string;
   readonly images?: MonitoringImages;
+  /**
+   * Grafana with the Prometheus datasource and the dashboards shipped in this package
+   * (assets/dashboards: HAProxy, Nginx, MySQL, host), on the management network. @default false
+   */
+  readonly grafana?: boolean;
   /** @default 512 */
   readonly prometheusMemoryMb?: number;
   /** Container names start with this. @default the stack's id */
@@ -64,6 +74,7 @@ export const DEFAULT_MONITORING_IMAGES = {
   nginxExporter: 'nginx/nginx-prometheus-exporter:1.4.1',
   blackboxExporter: 'prom/blackbox-exporter:v0.26.0',
   nodeExporter: 'prom/node-exporter:v1.9.0',
+  grafana: 'grafana/grafana-oss:11.6.0',
 } as const;
 
 const receiver = z.union(
@@ -113,8 +124,10 @@ const schema = z.strictObject({
       nginxExporter: imageRef.optional(),
       blackboxExporter: imageRef.optional(),
       nodeExporter: imageRef.optional(),
+      grafana: imageRef.optional(),
     })
     .default({}),
+  grafana: z.boolean({ error: 'must be true or false' }).default(false),
   prometheusMemoryMb: intBetween(64, 1_048_576).default(512),
   namePrefix: dockerName.optional(),
 });
@@ -132,6 +145,8 @@ const JOBS = { haproxy: 'haproxy', nginx: 'nginx', mysql: 'mysql', node: 'node',
 export class Monitoring extends Construct {
   readonly prometheus: container.Container;
   readonly alertmanager: container.Container;
+  /** Grafana, when `grafana: true`. */
+  readonly grafana?: container.Container;
   /** Every exporter container, by role. */
   readonly exporters: container.Container[] = [];
   /** Prometheus's and Alertmanager's URLs on the management network. */
@@ -324,5 +339,28 @@ export class Monitoring extends Construct {
       waitTimeout: 120,
       dependsOn: [this.alertmanager],
     });
+  
+    if (p.grafana) {
+      const name = `${prefix}-grafana`;
+      ensureRandomProvider(this);
+      const adminPassword = new password.Password(this, 'GrafanaAdminPassword', { length: 32, special: false });
+      const dashboards = `${CONF}/grafana/dashboards`;
+      this.grafana = new container.Container(this, 'Grafana', {
+        ...base(name, undefined, 'grafana'),
+        image: img('grafana'),
+        // Grafana reads `<setting>__FILE` as the path of the value: the password stays a file.
+        env: [`GF_SECURITY_ADMIN_PASSWORD__FILE=${CONF}/secrets/grafana-admin-password`, 'GF_ANALYTICS_REPORTING_ENABLED=false', 'GF_ANALYTICS_CHECK_FOR_UPDATES=false'],
+        upload: [
+          // Read by Grafana's own unprivileged user (472 in the official image).
+          { file: `${CONF}/secrets/grafana-admin-password`, content: adminPassword.result, permissions: '0444' },
+          { file: '/etc/grafana/provisioning/datasources/dws.yaml', content: terraformLiteral(renderGrafanaDatasource(this.prometheusUrl)) },
+          { file: '/etc/grafana/provisioning/dashboards/dws.yaml', content: terraformLiteral(renderGrafanaDashboardProvider(dashboards)) },
+          ...DASHBOARD_FILES.map((f) => ({ file: `${dashboards}/${f}`, content: terraformLiteral(readFileSync(join(dashboardsDir(), f), 'utf8')) })),
+        ],
+        mounts: [{ type: 'volume', source: new volume.Volume(this, 'GrafanaData', { name: `${name}-data` }).name, target: '/var/lib/grafana' }],
+        ...memoryLimit(256),
+        networksAdvanced: onMgmt(name),
+      });
+    }
   }
 }

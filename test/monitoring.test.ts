@@ -86,6 +86,18 @@ describe('Monitoring in DistributedWebStack', () => {
     for (const c of resources(s, 'docker_container')) expect([c.log_driver, c.log_opts]).toEqual(['syslog', { 'syslog-address': 'udp://10.0.0.5:514' }]);
   });
 
+  it('runs Grafana on request, provisioned with the datasource and the shipped dashboards', () => {
+    expect(containers.map((c) => c.name)).not.toContain('test-grafana');
+    const { tf: g, json: gj } = webStack({ monitoring: { grafana: true } });
+    const grafana = byName(g, 'docker_container', 'test-grafana');
+    expect(grafana.ports).toBeUndefined();
+    expect(grafana.env).toContain('GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/dws/secrets/grafana-admin-password');
+    expect(uploaded(grafana, '/etc/dws/secrets/grafana-admin-password')).toMatch(/^\$\{random_password\.[^}]+\.result\}$/);
+    expect(uploaded(grafana, '/etc/grafana/provisioning/datasources/dws.yaml')).toContain('http://test-prometheus-mgmt:9090');
+    for (const f of ['haproxy', 'nginx', 'mysql', 'host']) expect(JSON.parse(uploaded(grafana, `/etc/dws/grafana/dashboards/${f}.json`)).uid).toBe(`dws-${f}`);
+    expect(passwordLiterals(gj)).toEqual([]);
+  });
+
   it('can be turned off', () => {
     const { tf: off } = webStack({ monitoring: false });
     expect(resources(off, 'docker_container').map((c) => c.name)).toHaveLength(7);

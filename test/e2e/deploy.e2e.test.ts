@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DASHBOARD_FILES, dashboardQueries, dashboardsDir, requiredMetricGroups } from '../../src/config/grafana';
 import { Deployment, REPO, docker, handshake, images, leftovers, removeLeftovers, request, sh, until } from './harness';
 
 // `cdktf deploy` of examples/basic onto the local Docker engine, checked from outside as a user
@@ -426,6 +427,22 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
       return [...v.mysql_up, ...v.nginx_up, ...v.probe_success].join(',') === '1,1,1,1,1' ? v : undefined;
     }, 60_000, 3000);
     expect(healthy).toBeDefined();
+  });
+
+  it('exposes every metric the shipped Grafana dashboards query', () => {
+    const names = new Set(JSON.parse(fromMgmt(`http://${prefix}-prometheus-mgmt:9090/api/v1/label/__name__/values`)).data as string[]);
+    const missing: string[] = [];
+    let queries = 0;
+    for (const f of DASHBOARD_FILES) {
+      for (const expr of dashboardQueries(readFileSync(join(dashboardsDir(), f), 'utf8'))) {
+        queries++;
+        // Each group is satisfied by any one of its names (`a or b`: one per engine).
+        for (const group of requiredMetricGroups(expr)) if (!group.some((n) => names.has(n))) missing.push(`${f}: ${group.join(' or ')}`);
+      }
+    }
+    figures.dashboardQueriesChecked = queries;
+    expect(queries).toBeGreaterThan(20);
+    expect(missing).toEqual([]);
   });
 
   it('alerts the webhook receiver when an app server dies: HAProxyServerDown', async () => {
