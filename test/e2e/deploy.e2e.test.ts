@@ -409,6 +409,73 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     expect(back).toBe(true);
   });
 
+  /**
+   * Drills under a constant stream of GETs: one every 20 ms, each on a fresh connection, not
+   * waiting for the previous one (bounded: `seconds` × 50 requests, 5 s timeout each); `fault`
+   * runs after 2 s. Returns the failed requests.
+   */
+  const underLoad = async (seconds: number, fault: () => void) => {
+    const failures: string[] = [];
+    const pending: Promise<void>[] = [];
+    const started = Date.now();
+    let faulted = false;
+    let requests = 0;
+    while (Date.now() - started < seconds * 1000 && requests < seconds * 50) {
+      if (!faulted && Date.now() - started >= 2000) {
+        faulted = true;
+        fault();
+      }
+      const t = Date.now() - started;
+      requests++;
+      pending.push(
+        get(`${url}/`).then(
+          (r) => void (r.status !== 200 && failures.push(`${t} ms: ${r.status}`)),
+          (e: Error) => void failures.push(`${t} ms: ${e.message}`),
+        ),
+      );
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    await Promise.all(pending);
+    return { requests, failures };
+  };
+  /** Both servers answer again (bounded: 60 s). */
+  const bothServing = () =>
+    until(async () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 4; i++) seen.add(JSON.parse((await get(`${url}/`)).body).server);
+      return seen.size === 2 ? true : undefined;
+    }, 60_000, 500);
+
+  it('drill: docker kill of one app container, then of one Nginx, under load: no failed request', async () => {
+    const drills: Record<string, unknown> = {};
+    for (const victim of [`${prefix}-server-1-app`, `${prefix}-server-1-nginx`]) {
+      const r = await underLoad(10, () => docker('kill', victim));
+      docker('start', victim);
+      drills[victim.slice(prefix.length + 1)] = { requests: r.requests, failed: r.failures.length, first: r.failures.slice(0, 5) };
+      expect(await bothServing()).toBe(true);
+      expect(r.failures, victim).toEqual([]);
+    }
+    figures.killDrills = drills;
+  });
+
+  it('drill: HAProxy reloads a changed config under load (master-worker, USR2): no failed request', async () => {
+    const lb = `${prefix}-lb`;
+    const cfg = '/usr/local/etc/haproxy/haproxy.cfg';
+    const change = (from: string, to: string) => docker('exec', lb, 'sed', '-i', `s/${from}/${to}/`, cfg);
+    change('timeout http-keep-alive 10s', 'timeout http-keep-alive 11s');
+    try {
+      const r = await underLoad(8, () => docker('kill', '-s', 'USR2', lb));
+      figures.reloadDrill = { requests: r.requests, failed: r.failures.length, first: r.failures.slice(0, 5) };
+      // The master logs to stderr: it reloaded, and a new worker took over from the old one.
+      expect(sh('docker', ['logs', '--since', '30s', lb]).err).toMatch(/Reloading HAProxy[\s\S]*New worker \(\d+\) forked/);
+      expect(r.failures).toEqual([]);
+    } finally {
+      change('timeout http-keep-alive 11s', 'timeout http-keep-alive 10s');
+      docker('kill', '-s', 'USR2', lb);
+    }
+    expect(await bothServing()).toBe(true);
+  });
+
   it('scrapes every target of the stack, all up', async () => {
     type Target = { labels: { job: string; instance: string }; health: string; lastError: string };
     const targets = () => (JSON.parse(fromMgmt(`http://${prefix}-prometheus-mgmt:9090/api/v1/targets?state=active`)).data.activeTargets as Target[]).map((t) => `${t.labels.job} ${t.labels.instance} ${t.health} ${t.lastError}`.trim());
