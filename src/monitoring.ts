@@ -175,12 +175,12 @@ export class Monitoring extends Construct {
     const mgmt = p.managementNetwork as network.Network;
     const db = p.database as MySqlPrimaryReplica | undefined;
     const images = { ...DEFAULT_MONITORING_IMAGES, ...Object.fromEntries(Object.entries(p.images).filter(([, v]) => v)) };
-    const imageOf = (key: keyof typeof DEFAULT_MONITORING_IMAGES) => registryImage(this, `${key}Image`, images[key]).imageId;
-    // The official images share their base layers; register each distinct name once.
+    // One docker_image per distinct name (a mirror may serve every component from one image).
     const imageIds = new Map<string, string>();
     const img = (key: keyof typeof DEFAULT_MONITORING_IMAGES) => {
-      if (!imageIds.has(images[key])) imageIds.set(images[key], imageOf(key));
-      return imageIds.get(images[key])!;
+      const name = images[key];
+      if (!imageIds.has(name)) imageIds.set(name, registryImage(this, `${key}Image`, name).imageId);
+      return imageIds.get(name)!;
     };
     // Every monitoring container listens only on its management address: `<name>-mgmt`, an alias
     // that only the management network resolves (a blackbox exporter on the edge network would

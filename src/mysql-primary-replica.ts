@@ -187,11 +187,9 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
     this.writerHost = `${prefix}-db-primary`;
     this.readerHost = `${prefix}-db-replica`;
 
-    // Letters and digits only: safe in SQL and shell without quoting rules.
-    const secret = (sid: string) => new password.Password(this, sid, { length: 32, special: false });
-    this.rootPassword = secret('RootPassword');
-    this.replicationPassword = secret('ReplicationPassword');
-    this.appPassword = secret('AppPassword');
+    this.rootPassword = this.newSecret('RootPassword');
+    this.replicationPassword = this.newSecret('ReplicationPassword');
+    this.appPassword = this.newSecret('AppPassword');
     this.password = this.appPassword.result;
 
     const semiSyncTimeoutMs = p.semiSync === false ? undefined : p.semiSync.timeoutMs;
@@ -313,11 +311,8 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
    * replication status, SELECT; at most 3 connections). Accounts are created on first start.
    */
   allowExporter(containerName: string): void {
-    if (!dockerName.safeParse(containerName).success) {
-      throw new ValidationError(this.node.path, 'exporter', `must be a container name such as "web-db-primary-exporter" (got ${JSON.stringify(containerName)})`);
-    }
-    if (!this.exporters.includes(containerName)) this.exporters.push(containerName);
-    this.monitoringPassword ??= new password.Password(this, 'ExporterPassword', { length: 32, special: false });
+    addContainerName(this.node.path, this.exporters, containerName, 'exporter', 'web-db-primary-exporter');
+    this.monitoringPassword ??= this.newSecret('ExporterPassword');
   }
 
   /** The monitoring user's password (mysqld_exporter), once an exporter is allowed. */
@@ -327,9 +322,19 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
 
   /** Lets a client container (by its name) log in as the application user. */
   allowClient(containerName: string): void {
-    if (!dockerName.safeParse(containerName).success) {
-      throw new ValidationError(this.node.path, 'client', `must be a container name such as "web-server-1-app" (got ${JSON.stringify(containerName)})`);
-    }
-    if (!this.clients.includes(containerName)) this.clients.push(containerName);
+    addContainerName(this.node.path, this.clients, containerName, 'client', 'web-server-1-app');
   }
+
+  /** Letters and digits only: safe in SQL and shell without quoting rules. */
+  private newSecret(id: string): password.Password {
+    return new password.Password(this, id, { length: 32, special: false });
+  }
+}
+
+/** Adds a container name to an account's host list once; a malformed name is refused. */
+function addContainerName(path: string, list: string[], name: string, field: string, example: string): void {
+  if (!dockerName.safeParse(name).success) {
+    throw new ValidationError(path, field, `must be a container name such as "${example}" (got ${JSON.stringify(name)})`);
+  }
+  if (!list.includes(name)) list.push(name);
 }

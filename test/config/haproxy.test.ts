@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HaproxyModel, renderHaproxyConfig } from '../../src';
-import { run, tempFile } from './real-programs';
+import { localGet, run, tempFile } from './real-programs';
 
 const model: HaproxyModel = {
   listenPort: 80,
@@ -76,17 +75,7 @@ describe('renderHaproxyConfig, checked by haproxy -c', () => {
 });
 
 /** One GET to 127.0.0.1: the status, or the error code when the connection is refused or closed. */
-function get(port: number, path: string): Promise<string> {
-  return new Promise((done) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false, timeout: 2000 }, (res) => {
-      res.resume();
-      res.on('end', () => done(String(res.statusCode)));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
-    req.end();
-  });
-}
+const get = async (port: number, path: string) => (await localGet(port, path)).status;
 
 /** Runs real HAProxy on a rendered config (foreground), calls fn, stops it. */
 async function withHaproxy(m: HaproxyModel, fn: () => Promise<void>): Promise<void> {

@@ -1,21 +1,18 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbEntrypointModel, DbTlsFiles, dbHealthcheckCommand, renderBootstrapSql, renderMyCnf } from '../../src/config/mysql';
+import { LocalMariaDb, PASSWORDS as passwords, fillPasswords as fill } from './local-mariadb';
 import { run } from './real-programs';
 
 // A MariaDB primary and replica with TLS on, as rendered: certificates from a private CA made
 // here with openssl (the construct makes them with the tls provider), naming 127.0.0.1, the
 // address the replica and the clients connect to (a container's Docker DNS name in a stack).
-const passwords = { ROOT_PASSWORD: 'Root0secret', REPLICATION_PASSWORD: 'Repl0secret', APP_PASSWORD: 'App0secret', EXPORTER_PASSWORD: 'Exp0secret' };
-const fill = (sql: string) => sql.replace(/\$\{(\w+)\}/g, (_, name: keyof typeof passwords) => passwords[name]);
 
 const PRIMARY_PORT = 33071;
 const REPLICA_PORT = 33072;
-const work = mkdtempSync(join(tmpdir(), 'dws-mariadb-tls-'));
-const procs: ChildProcess[] = [];
+const local = new LocalMariaDb('dws-mariadb-tls-');
+const work = local.work;
 
 function openssl(args: string[]) {
   const r = run('openssl', args);
@@ -32,24 +29,6 @@ function makeCertificates(): DbTlsFiles & { otherCa: string } {
   writeFileSync(f('server.ext'), 'subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n');
   openssl(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f('server.ext'), '-out', f('server.pem')]);
   return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key'), otherCa: f('other-ca.pem') };
-}
-
-async function startServer(name: string, cnf: string, port: number): Promise<string> {
-  const dir = join(work, name);
-  mkdirSync(dir);
-  const cnfFile = join(work, `${name}.cnf`);
-  writeFileSync(cnfFile, cnf);
-  const local = [`--datadir=${dir}/data`, `--socket=${dir}/sock`, `--port=${port}`, `--pid-file=${dir}/pid`, '--bind-address=127.0.0.1', '--user=root'];
-  const init = run('mariadb-install-db', [`--defaults-file=${cnfFile}`, ...local, '--auth-root-authentication-method=normal', '--skip-test-db'], { timeoutMs: 120_000 });
-  expect(init.status, init.stderr).toBe(0);
-  const proc = spawn('mariadbd', [`--defaults-file=${cnfFile}`, ...local, `--log-error=${dir}/error.log`], { stdio: 'ignore' });
-  procs.push(proc);
-  for (let i = 0; i < 120; i++) {
-    if (run('mariadb-admin', ['--socket', `${dir}/sock`, '-uroot', 'ping']).status === 0) return dir;
-    if (proc.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`mariadbd ${name} did not start: ${run('cat', [`${dir}/error.log`]).stdout}`);
 }
 
 describe('MariaDB with TLS on: verified replication, clients only over TLS', () => {
@@ -81,8 +60,8 @@ describe('MariaDB with TLS on: verified replication, clients only over TLS', () 
       tls: files,
     });
     const cnf = (role: 'primary' | 'replica', serverId: number) => renderMyCnf({ engine: 'mariadb', role, serverId, port: 3306, tls: files });
-    primaryDir = await startServer('primary', cnf('primary', 1), PRIMARY_PORT);
-    replicaDir = await startServer('replica', cnf('replica', 2), REPLICA_PORT);
+    primaryDir = (await local.start('primary', cnf('primary', 1), PRIMARY_PORT)).dir;
+    replicaDir = (await local.start('replica', cnf('replica', 2), REPLICA_PORT)).dir;
     // Over the socket, as the entrypoint does: require_secure_transport lets it through.
     const p = run('mariadb', ['--socket', `${primaryDir}/sock`, '-uroot'], { input: fill(renderBootstrapSql(model('primary'))) });
     expect(p.status, p.stderr).toBe(0);
@@ -91,8 +70,7 @@ describe('MariaDB with TLS on: verified replication, clients only over TLS', () 
   }, 180_000);
 
   afterAll(() => {
-    for (const p of procs) p.kill('SIGKILL');
-    rmSync(work, { recursive: true, force: true });
+    local.stopAll();
   });
 
   it('replicates over TLS, verifying the primary against the CA', async () => {

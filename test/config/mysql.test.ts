@@ -1,48 +1,17 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbEntrypointModel, renderBootstrapSql, renderMyCnf } from '../../src';
+import { LocalMariaDb, LocalServer, PASSWORDS as passwords, fillPasswords as fill } from './local-mariadb';
 import { run } from './real-programs';
 
 // MariaDB from Debian's packages runs our rendered my.cnf and bootstrap SQL for real: a primary
 // and a replica on this host, each on a private port and data directory. (MySQL's
 // `mysqld --validate-config` runs against the MySQL image in the e2e suite.)
-const passwords = { ROOT_PASSWORD: 'Root0secret', REPLICATION_PASSWORD: 'Repl0secret', APP_PASSWORD: 'App0secret', EXPORTER_PASSWORD: 'Exp0secret' };
-const fill = (sql: string) => sql.replace(/\$\{(\w+)\}/g, (_, name: keyof typeof passwords) => passwords[name]);
+const local = new LocalMariaDb('dws-mariadb-');
 
-interface Server {
-  dir: string;
-  port: number;
-  proc: ChildProcess;
-}
-
-const work = mkdtempSync(join(tmpdir(), 'dws-mariadb-'));
-const servers: Server[] = [];
-
-function client(s: Server, sql: string, user = 'root', password = passwords.ROOT_PASSWORD) {
+function client(s: LocalServer, sql: string, user = 'root', password = passwords.ROOT_PASSWORD) {
   const auth = user === 'root' ? ['--socket', join(s.dir, 'sock'), '-uroot'] : ['--protocol=tcp', '-h127.0.0.1', `-P${s.port}`, `-u${user}`];
   return run('mariadb', [...auth, ...(password ? [`-p${password}`] : []), '-N', '-B', '-e', sql]);
-}
-
-async function startServer(name: string, cnf: string, port: number): Promise<Server> {
-  const dir = join(work, name);
-  const cnfFile = join(work, `${name}.cnf`);
-  writeFileSync(cnfFile, cnf);
-  // Command-line options after the file win: keep the rendered file, move only paths and port.
-  const local = [`--datadir=${dir}/data`, `--socket=${dir}/sock`, `--port=${port}`, `--pid-file=${dir}/pid`, '--bind-address=127.0.0.1', '--user=root'];
-  const init = run('mariadb-install-db', [`--defaults-file=${cnfFile}`, ...local, '--auth-root-authentication-method=normal', '--skip-test-db'], { timeoutMs: 120_000 });
-  expect(init.status, init.stderr).toBe(0);
-  const proc = spawn('mariadbd', [`--defaults-file=${cnfFile}`, ...local, `--log-error=${dir}/error.log`], { stdio: 'ignore' });
-  const s = { dir, port, proc };
-  servers.push(s);
-  for (let i = 0; i < 120; i++) {
-    if (run('mariadb-admin', ['--socket', `${dir}/sock`, '-uroot', 'ping']).status === 0) return s;
-    if (proc.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`mariadbd ${name} did not start: ${run('cat', [`${dir}/error.log`]).stdout}`);
 }
 
 const PRIMARY_PORT = 33061;
@@ -64,13 +33,13 @@ const model = (role: 'primary' | 'replica'): DbEntrypointModel => ({
 });
 
 describe('MariaDB runs the rendered my.cnf and bootstrap SQL', () => {
-  let primary: Server;
-  let replica: Server;
+  let primary: LocalServer;
+  let replica: LocalServer;
 
   beforeAll(async () => {
     const cnf = (role: 'primary' | 'replica', serverId: number) => renderMyCnf({ engine: 'mariadb', role, serverId, port: 3306, semiSyncTimeoutMs: SEMI_SYNC_TIMEOUT_MS });
-    primary = await startServer('primary', cnf('primary', 1), PRIMARY_PORT);
-    replica = await startServer('replica', cnf('replica', 2), REPLICA_PORT);
+    primary = await local.start('primary', cnf('primary', 1), PRIMARY_PORT);
+    replica = await local.start('replica', cnf('replica', 2), REPLICA_PORT);
     // As the entrypoint does, bootstrap without semi-sync: no replica is there to acknowledge yet.
     const bootstrap = `SET GLOBAL rpl_semi_sync_master_enabled = OFF;\n${fill(renderBootstrapSql(model('primary')))}\nSET GLOBAL rpl_semi_sync_master_enabled = ON;`;
     const p = run('mariadb', ['--socket', `${primary.dir}/sock`, '-uroot'], { input: bootstrap });
@@ -80,8 +49,7 @@ describe('MariaDB runs the rendered my.cnf and bootstrap SQL', () => {
   }, 180_000);
 
   afterAll(() => {
-    for (const s of servers) s.proc.kill('SIGKILL');
-    rmSync(work, { recursive: true, force: true });
+    local.stopAll();
   });
 
   it('applies the durable settings it was given', () => {

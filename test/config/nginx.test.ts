@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { NginxModel, renderNginxConfig } from '../../src';
-import { run, tempFile } from './real-programs';
+import { localGet, run, tempFile } from './real-programs';
 
 const model: NginxModel = {
   listenPort: 80,
@@ -39,20 +38,6 @@ describe('renderNginxConfig, checked by nginx -t', () => {
   });
 });
 
-/** One GET to 127.0.0.1: status and body, or the error code. */
-function get(port: number, path: string): Promise<{ status: string; body: string }> {
-  return new Promise((done) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false, timeout: 2000 }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => done({ status: String(res.statusCode), body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e: NodeJS.ErrnoException) => done({ status: e.code ?? e.message, body: '' }));
-    req.end();
-  });
-}
-
 describe('renderNginxConfig, run by real nginx', () => {
   it('serves stub_status only on the status listener, bound by name', async () => {
     // "localhost" stands in for the management network alias: nginx resolves it at start.
@@ -62,16 +47,16 @@ describe('renderNginxConfig, run by real nginx', () => {
     let stderr = '';
     proc.stderr.on('data', (d) => (stderr += d));
     try {
-      let r = await get(18413, '/stub_status');
+      let r = await localGet(18413, '/stub_status');
       for (let i = 0; i < 50 && r.status !== '200'; i++) {
         await new Promise((res) => setTimeout(res, 100));
-        r = await get(18413, '/stub_status');
+        r = await localGet(18413, '/stub_status');
       }
       expect(r.status, stderr).toBe('200');
       expect(r.body).toMatch(/^Active connections: \d+/);
-      expect((await get(18413, '/')).status).toBe('404');
+      expect((await localGet(18413, '/')).status).toBe('404');
       // The public port proxies /stub_status to the app like any other path.
-      expect((await get(18480, '/stub_status')).status).toBe('502');
+      expect((await localGet(18480, '/stub_status')).status).toBe('502');
     } finally {
       proc.kill('SIGTERM');
       await new Promise((res) => proc.once('exit', res));

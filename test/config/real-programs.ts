@@ -1,6 +1,7 @@
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request } from 'node:http';
 import { join } from 'node:path';
 
 /** Runs a real program; a missing program fails the test with how to install it. */
@@ -24,4 +25,18 @@ export function tempFile(name: string, content: string): string {
   const file = join(dir, name);
   writeFileSync(file, content);
   return file;
+}
+
+/** One GET to 127.0.0.1: status and body, or the error code. */
+export function localGet(port: number, path: string): Promise<{ status: string; body: string }> {
+  return new Promise((done) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false, timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => done({ status: String(res.statusCode), body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e: NodeJS.ErrnoException) => done({ status: e.code ?? e.message, body: '' }));
+    req.end();
+  });
 }

@@ -1,0 +1,58 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { run } from './real-programs';
+
+/** The passwords the tests fill into the rendered bootstrap SQL. */
+export const PASSWORDS = { ROOT_PASSWORD: 'Root0secret', REPLICATION_PASSWORD: 'Repl0secret', APP_PASSWORD: 'App0secret', EXPORTER_PASSWORD: 'Exp0secret' };
+
+/** Replaces the entrypoint's `${NAME}` shell variables in rendered SQL with PASSWORDS. */
+export const fillPasswords = (sql: string) => sql.replace(/\$\{(\w+)\}/g, (_, name: keyof typeof PASSWORDS) => PASSWORDS[name]);
+
+export interface LocalServer {
+  readonly dir: string;
+  readonly port: number;
+  readonly proc: ChildProcess;
+}
+
+/**
+ * Real MariaDB servers (Debian's packages) on this host, each on a private port and data
+ * directory, started with a rendered my.cnf. Command-line options after the file win: only
+ * paths and the port move.
+ */
+export class LocalMariaDb {
+  readonly work: string;
+  private readonly servers: LocalServer[] = [];
+
+  constructor(prefix: string) {
+    this.work = mkdtempSync(join(tmpdir(), prefix));
+  }
+
+  async start(name: string, cnf: string, port: number): Promise<LocalServer> {
+    const dir = join(this.work, name);
+    mkdirSync(dir);
+    const cnfFile = join(this.work, `${name}.cnf`);
+    writeFileSync(cnfFile, cnf);
+    const local = [`--datadir=${dir}/data`, `--socket=${dir}/sock`, `--port=${port}`, `--pid-file=${dir}/pid`, '--bind-address=127.0.0.1', '--user=root'];
+    const init = run('mariadb-install-db', [`--defaults-file=${cnfFile}`, ...local, '--auth-root-authentication-method=normal', '--skip-test-db'], { timeoutMs: 120_000 });
+    expect(init.status, init.stderr).toBe(0);
+    const proc = spawn('mariadbd', [`--defaults-file=${cnfFile}`, ...local, `--log-error=${dir}/error.log`], { stdio: 'ignore' });
+    const server = { dir, port, proc };
+    this.servers.push(server);
+    // Bounded: 120 pings, 250 ms apart.
+    for (let i = 0; i < 120; i++) {
+      if (run('mariadb-admin', ['--socket', `${dir}/sock`, '-uroot', 'ping']).status === 0) return server;
+      if (proc.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`mariadbd ${name} did not start: ${run('cat', [`${dir}/error.log`]).stdout}`);
+  }
+
+  /** Kills every server and removes their files. */
+  stopAll(): void {
+    for (const s of this.servers) s.proc.kill('SIGKILL');
+    rmSync(this.work, { recursive: true, force: true });
+  }
+}
