@@ -114,6 +114,10 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
   });
 
   it('answers 200 through the load balancer, alternating between both app servers', async () => {
+    // Steady state first: a server HAProxy found only after the deploy ramps up over its 10 s
+    // slow start, during which round robin favours the other one.
+    expect(await bothServing()).toBe(true);
+    await new Promise((res) => setTimeout(res, 11_000));
     const servers: string[] = [];
     for (let i = 0; i < 20; i++) {
       const r = await get(`${url}/`);
