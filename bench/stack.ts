@@ -1,7 +1,7 @@
 // Parts 2-5, on the bench's own deployment of examples/basic (prefix dwsbench, 127.0.0.1:28080/28443).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { request, sleep, until } from '../test/e2e/harness';
+import { containerOf, request, sleep, until } from '../test/e2e/harness';
 import { BenchDeployment, COMPOSE, COMPOSE_VERSION, HTTPS_PORT, PREFIX, REPO, WORK, allHealthy, clientRun, docker, images, log, saveResult, sh, timed, type TimedLine } from './common';
 import { composeFromState } from './compose';
 import { median, parseWrkDuration, ratios } from './stats';
@@ -148,7 +148,7 @@ const LAG_SECONDS = 15;
 
 async function benchLag(runs: number) {
   // Inside an app container: the database accepts the app user only from the app containers.
-  const app = `${PREFIX}-server-1-app`;
+  const app = containerOf(`${PREFIX}-server-1-app`);
   const password = docker('exec', `${PREFIX}-db-primary`, 'cat', '/etc/dws/secrets/app-password');
   const env = { PRIMARY: `${PREFIX}-db-primary`, REPLICA: `${PREFIX}-db-replica`, PASSWORD: password, RATE: String(LAG_RATE), SECONDS: String(LAG_SECONDS), RUNS: String(runs) };
   const script = readFileSync(join(REPO, 'bench', 'lag-client.js'), 'utf8');
@@ -173,7 +173,7 @@ const DRILL_SECONDS = 10;
 async function benchDrill(runs: number) {
   const ca = deployment.outputs().web.certificate;
   const url = `https://127.0.0.1:${HTTPS_PORT}/`;
-  const app1 = `${PREFIX}-server-1-app`;
+  const app1 = containerOf(`${PREFIX}-server-1-app`);
   const perRun: { requests: number; failed: number; errorWindowMs: number; failures: string[] }[] = [];
   for (let i = 0; i < runs; i++) {
     const failures: { t: number; what: string }[] = [];

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { container, image, network } from '@cdktf/provider-docker';
-import { Lazy } from 'cdktf';
+import { Fn, Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { NGINX_STATUS_PATH, renderNginxConfig } from './config/nginx';
@@ -103,6 +103,8 @@ const schema = z.strictObject({
 const NGINX_CONFIG = '/etc/dws/nginx.conf';
 const STATIC_ROOT = '/srv/static';
 const NGINX_STATUS_PORT = 8081;
+/** Stands for "<nginx container name>-mgmt" in the rendered config (the name is known to Terraform only). */
+const OWN_STATUS_HOST = '__OWN_STATUS_HOST__';
 const DB_PASSWORD_FILE = '/run/secrets/db-password';
 const DB_TLS_CA_FILE = '/run/secrets/db-ca.pem';
 
@@ -184,11 +186,11 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
     const appNetworks = [p.network as network.Network, ...(db ? [db.network] : [])];
     const mgmt = p.managementNetwork as network.Network | undefined;
 
-    const makeServer = (index: 1 | 2): AppServer => {
+    const makeServer = (index: 1 | 2, previous?: container.Container): AppServer => {
       const name = `server-${index}`;
       const appHost = `${prefix}-${name}-app`;
       const nginxHost = `${prefix}-${name}-nginx`;
-      db?.allowClient?.(appHost);
+      db?.allowClient?.(`${appHost}-*`);
       const fixedEnv: Record<string, string> = {
         PORT: String(p.appPort),
         SERVER_NAME: name,
@@ -204,12 +206,11 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
             }
           : {}),
       };
+      const appEnv = () => Object.entries({ ...Object.fromEntries(this.environment), ...fixedEnv }).map(([k, v]) => `${k}=${v}`).sort();
       const app = new container.Container(this, `Server${index}App`, {
-        name: appHost,
+        name: generationName(appHost, [this.appImage.imageId, ...(db ? [db.password, db.caCertificatePem ?? ''] : [])], () => [appEnv(), appHc?.label.value ?? '']),
         image: this.appImage.imageId,
-        env: Lazy.listValue({
-          produce: () => Object.entries({ ...Object.fromEntries(this.environment), ...fixedEnv }).map(([k, v]) => `${k}=${v}`).sort(),
-        }),
+        env: Lazy.listValue({ produce: appEnv }),
         upload: db
           ? [
               { file: DB_PASSWORD_FILE, content: db.password, permissions: '0444' },
@@ -226,12 +227,17 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
         labels: [...(appHc ? [appHc.label] : []), { label: 'dws.role', value: 'app' }],
         wait: appHc !== undefined,
         waitTimeout: 120,
+        lifecycle: { createBeforeDestroy: true },
+        // Rolling: server 2 is replaced only once server 1's new containers are healthy.
+        dependsOn: previous ? [previous] : undefined,
       });
-      // Only the management network resolves this alias, so the status page listens only there.
+      // Only the management network resolves these aliases, so the status page listens only there:
+      // statusHost for the exporter; the status page binds an alias of this generation only
+      // (while a replacement starts, statusHost also names the old container).
       const statusHost = `${nginxHost}-mgmt`;
       const statusListen = mgmt ? `${statusHost}:${NGINX_STATUS_PORT}` : undefined;
       const nginxConfig = renderNginxConfig({
-        statusListen,
+        statusListen: mgmt ? `${OWN_STATUS_HOST}:${NGINX_STATUS_PORT}` : undefined,
         listenPort: 80,
         staticRoot: codebase.staticPath ? STATIC_ROOT : undefined,
         appHost,
@@ -240,18 +246,20 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
         clientMaxBodySize: p.clientMaxBodySize,
         proxyReadTimeoutSeconds: p.proxyReadTimeoutSeconds,
       });
+      const nginxName = generationName(nginxHost, [this.nginxImage.imageId], () => [nginxConfig, nginxHc.label.value]);
+      const ownStatusHost = `${nginxName}-mgmt`;
       const nginx = new container.Container(this, `Server${index}Nginx`, {
-        name: nginxHost,
+        name: nginxName,
         image: this.nginxImage.imageId,
         entrypoint: ['nginx', '-g', 'daemon off;', '-c', NGINX_CONFIG],
-        upload: [{ file: NGINX_CONFIG, content: terraformLiteral(nginxConfig) }],
+        upload: [{ file: NGINX_CONFIG, content: terraformLiteral(nginxConfig).replace(OWN_STATUS_HOST, ownStatusHost) }],
         // The master (root) binds :80, creates its temp dirs for the workers and drops them
         // to an unprivileged user.
         ...hardening(['CHOWN', 'SETUID', 'SETGID', 'NET_BIND_SERVICE']),
         ...memoryLimit(p.nginxMemoryMb),
         networksAdvanced: [
           { name: (p.network as network.Network).name, aliases: [nginxHost] },
-          ...(mgmt ? [{ name: mgmt.name, aliases: [statusHost] }] : []),
+          ...(mgmt ? [{ name: mgmt.name, aliases: [statusHost, ownStatusHost] }] : []),
         ],
         restart: 'unless-stopped',
         stopSignal: 'SIGQUIT', // graceful: in-flight requests finish
@@ -260,11 +268,13 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
         labels: [nginxHc.label, { label: 'dws.role', value: 'web' }],
         wait: true,
         waitTimeout: 180,
+        lifecycle: { createBeforeDestroy: true },
         dependsOn: [app],
       });
       return { name, host: nginxHost, statusUrl: statusListen && `http://${statusListen}${NGINX_STATUS_PATH}`, nginx, app };
     };
-    this.servers = [makeServer(1), makeServer(2)];
+    const first = makeServer(1);
+    this.servers = [first, makeServer(2, first.nginx)];
   }
 
   /** Sets an environment variable on both app containers. Throws if it is already set. */
@@ -283,6 +293,17 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
   loadBalancerServers(): LoadBalancerServer[] {
     return this.servers.map((s) => ({ name: s.host, host: s.host, port: 80 }));
   }
+}
+
+/**
+ * "<base>-<generation>": the generation changes whenever the container must be replaced, so the
+ * new container can start (create-before-destroy) while the old one, with the same network alias
+ * `base`, still serves. Inputs known only to Terraform (image ids, secrets) are hashed there.
+ */
+function generationName(base: string, terraformInputs: string[], synthInputs: () => unknown): string {
+  // Two halves: a Lazy value cannot go inside a Terraform function call (it would render unquoted).
+  const synthHalf = Lazy.stringValue({ produce: () => shortHash(JSON.stringify(synthInputs())).slice(0, 6) });
+  return `${base}-${synthHalf}${Fn.substr(Fn.sha1(Fn.join('|', terraformInputs)), 0, 6)}`;
 }
 
 const RESERVED_ENV = new Set(['PORT', 'SERVER_NAME', 'DB_WRITE_HOST', 'DB_READ_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER', 'DB_PASSWORD_FILE', 'DB_TLS_CA_FILE']);

@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { z } from 'zod';
 import { AppServerPair, AppServerPairProps, Codebase } from './app-server-pair';
 import { ContainerLogging, ContainerLoggingProps, defaultNamePrefix, ensureDockerProvider, terraformLiteral } from './docker';
+import { parseSubnet, upperHalf } from './ipv4';
 import { LoadBalancer, LoadBalancerProps } from './load-balancer';
 import { Monitoring, MonitoringImages, MonitoringProps } from './monitoring';
 import { MySqlPrimaryReplica, MySqlPrimaryReplicaProps } from './mysql-primary-replica';
@@ -103,9 +104,11 @@ export class DistributedWebStack extends Construct {
     try {
       ensureDockerProvider(this);
       const prefix = p.namePrefix ?? defaultNamePrefix(this);
-      const net = (nid: string, suffix: string, internal: boolean) =>
-        new network.Network(this, nid, { name: `${prefix}-${suffix}`, driver: 'bridge', internal, labels: [{ label: 'dws.tier', value: suffix }] });
-      this.edgeNetwork = net('EdgeNetwork', 'edge', false);
+      const net = (nid: string, suffix: string, internal: boolean, ipamConfig?: network.NetworkIpamConfig[]) =>
+        new network.Network(this, nid, { name: `${prefix}-${suffix}`, driver: 'bridge', internal, ipamConfig, labels: [{ label: 'dws.tier', value: suffix }] });
+      // A load balancer pair needs fixed addresses on edge: Docker hands out only the upper half.
+      const pairSubnet = typeof props.loadBalancer?.pair?.subnet === 'string' ? parseSubnet(props.loadBalancer.pair.subnet) : undefined;
+      this.edgeNetwork = net('EdgeNetwork', 'edge', false, pairSubnet && props.loadBalancer?.pair ? [{ subnet: props.loadBalancer.pair.subnet, ipRange: upperHalf(pairSubnet) }] : undefined);
       this.appNetwork = net('AppNetwork', 'app', false);
       this.dataNetwork = net('DataNetwork', 'data', true);
       this.managementNetwork = net('ManagementNetwork', 'mgmt', true);

@@ -19,6 +19,8 @@ export type { AlertmanagerModel, AlertReceiver } from './config/alertmanager';
 export { DASHBOARD_FILES, dashboardsDir, dashboardQueries, requiredMetricGroups, renderGrafanaDatasource, renderGrafanaDashboardProvider } from './config/grafana';
 export { renderHaproxyConfig } from './config/haproxy';
 export type { HaproxyModel, HaproxyServer, HaproxyHealthCheck } from './config/haproxy';
+export { renderKeepalivedConfig, renderLbNodeSupervisor, renderLbHealthCheck, KEEPALIVED_INTERFACE_PLACEHOLDER } from './config/keepalived';
+export type { KeepalivedModel } from './config/keepalived';
 export { renderNginxConfig } from './config/nginx';
 export type { NginxModel } from './config/nginx';
 export { renderMyCnf, renderDbEntrypoint, renderBootstrapSql, semiSyncSettings, DB_PATHS, DB_SECRET_FILES, DB_TLS_FILES, EXPORTER_USER } from './config/mysql';

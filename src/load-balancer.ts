@@ -1,13 +1,19 @@
 import { container, image, network } from '@cdktf/provider-docker';
+import { password } from '@cdktf/provider-random';
 import { privateKey, selfSignedCert } from '@cdktf/provider-tls';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { renderDockerUserRules } from './config/firewall';
 import { renderHaproxyConfig, HaproxyServer } from './config/haproxy';
-import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, ensureTlsProvider, hardening, memoryLimit, healthcheck, shortHash, terraformLiteral } from './docker';
+import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, hardening, memoryLimit, healthcheck, shortHash, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
+import { renderKeepalivedConfig, renderLbHealthCheck, renderLbNodeSupervisor } from './config/keepalived';
 import { DEFAULT_IMAGES, registryImage } from './images';
+import { isHostIn, nthAddress, parseSubnet } from './ipv4';
+import { SecurityPolicy } from './security-policy';
 import { childPath, dockerName, imageRef, intBetween, parseProps } from './validation';
 
 /** One server in a load balancer's backend, found by its Docker DNS name. */
@@ -100,11 +106,46 @@ export interface LoadBalancerProps {
   readonly image?: string;
   /** Container names start with this. @default the stack's id */
   readonly namePrefix?: string;
+  /**
+   * Two HAProxy containers instead of one, active-passive, sharing a floating IP (keepalived
+   * VRRP, unicast). Nothing is published then: clients use `pair.virtualIp`.
+   * @default one container
+   */
+  readonly pair?: LoadBalancerPairProps;
+}
+
+export interface LoadBalancerPairProps {
+  /**
+   * The network that carries the floating IP. It must be created with `subnet` in its ipamConfig
+   * and an `ipRange` that leaves out the floating IP and the nodes' addresses (DistributedWebStack
+   * does: the upper half). @default the first of `networks`
+   */
+  readonly network?: network.Network;
+  /** That network's subnet, an IPv4 CIDR such as "10.213.0.0/24". */
+  readonly subnet: string;
+  /** The floating IP. @default the subnet's 10th address */
+  readonly virtualIp?: string;
+  /** The two nodes' fixed addresses on that network. @default the subnet's 11th and 12th */
+  readonly nodeAddresses?: string[];
+  /**
+   * VRRP advert interval. The backup takes over 3 intervals (plus a skew under one) after the
+   * last advert of a node that died without a word; at once when the active node stops or its
+   * HAProxy fails. Fractional values use VRRPv3 (no authentication). @default 0.2
+   */
+  readonly advertIntervalSeconds?: number;
+  /** Take the IP back when node 1 returns: a second, avoidable switch. @default false */
+  readonly preempt?: boolean;
+  /** VRRP router id, unique among VRRP routers on the network. @default derived from the name prefix (1-255) */
+  readonly routerId?: number;
+  /** An image with HAProxy, keepalived, iproute2 and bash. @default built from `image` with Debian's keepalived (assets/haproxy-keepalived) */
+  readonly image?: string;
 }
 
 const ipv4 = z
   .string({ error: 'must be an IPv4 address such as "127.0.0.1"' })
   .regex(/^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)$/, { error: 'must be an IPv4 address such as "127.0.0.1"' });
+
+const ADVERT = 'must be a whole number of seconds from 1 to 255, or a fraction from 0.05 to 40.95 in hundredths';
 
 const cidr = z.string().refine(
   (v) => {
@@ -114,7 +155,25 @@ const cidr = z.string().refine(
   { error: 'must be an IPv4 CIDR such as "10.0.0.0/8" or "203.0.113.7/32"' },
 );
 
+const pairSchema = z.strictObject({
+  network: z.any().optional(),
+  subnet: z.string({ error: 'must be an IPv4 CIDR such as "10.213.0.0/24"' }).refine(
+    (v) => cidr.safeParse(v).success && Number(v.split('/')[1]) <= 28 && parseSubnet(v) !== undefined,
+    { error: 'must be an IPv4 network such as "10.213.0.0/24" (prefix length 28 or less, no host bits set)' },
+  ),
+  virtualIp: ipv4.optional(),
+  nodeAddresses: z.array(ipv4).length(2, { error: 'must hold exactly two addresses' }).optional(),
+  advertIntervalSeconds: z
+    .number({ error: ADVERT })
+    .refine((v) => (Number.isInteger(v) ? v >= 1 && v <= 255 : v >= 0.05 && v <= 40.95 && Math.abs(v * 100 - Math.round(v * 100)) < 1e-9), { error: ADVERT })
+    .default(0.2),
+  preempt: z.boolean({ error: 'must be true or false' }).default(false),
+  routerId: intBetween(1, 255).optional(),
+  image: imageRef.optional(),
+});
+
 const schema = z.strictObject({
+  pair: pairSchema.optional(),
   networks: z.array(z.any(), { error: 'must be a list of docker networks' }).min(1, { error: 'must hold at least one network' }),
   managementNetwork: z.any().optional(),
   targets: z.array(z.any()).default([]),
@@ -171,15 +230,48 @@ const schema = z.strictObject({
 
 const CONFIG_PATH = '/usr/local/etc/haproxy/haproxy.cfg';
 const CERT_PATH = '/usr/local/etc/haproxy/certs/site.pem';
+// Started as root so it can read the root-only key; workers drop to the haproxy user
+// (SETUID/SETGID), and the root master signals them on reload and stop (KILL: another uid).
+// NET_BIND_SERVICE for 80/443 on engines that do not lower ip_unprivileged_port_start.
+const LB_CAPABILITIES = ['SETUID', 'SETGID', 'KILL', 'NET_BIND_SERVICE'];
+const PAIR_IMAGE_CONTEXT = resolve(__dirname, '..', 'assets', 'haproxy-keepalived');
+const PAIR_PATHS = { supervisor: '/etc/dws/lb-node.sh', check: '/etc/dws/check-haproxy.sh', keepalived: '/etc/dws/keepalived.conf.in' };
+
+/** The pair's addresses, checked against its subnet. */
+function resolvePair(path: string, pair: z.output<typeof pairSchema>, publish: Record<string, unknown>, networks: network.Network[]) {
+  for (const key of ['address', 'httpPort', 'httpsPort']) {
+    if (publish[key] !== undefined) {
+      throw new ValidationError(path, `publish.${key}`, `is not available with a pair: nothing is published, clients use the floating IP pair.virtualIp (got ${JSON.stringify(publish[key])})`);
+    }
+  }
+  const subnet = parseSubnet(pair.subnet)!;
+  const virtualIp = pair.virtualIp ?? nthAddress(subnet, 10);
+  const nodeAddresses = pair.nodeAddresses ?? [nthAddress(subnet, 11), nthAddress(subnet, 12)];
+  for (const [field, ip] of [['pair.virtualIp', virtualIp], ['pair.nodeAddresses', nodeAddresses[0]], ['pair.nodeAddresses', nodeAddresses[1]]]) {
+    if (!isHostIn(subnet, ip)) throw new ValidationError(path, field, `must be host addresses in pair.subnet ${pair.subnet} (got ${JSON.stringify(ip)})`);
+  }
+  if (new Set([virtualIp, ...nodeAddresses]).size !== 3) {
+    throw new ValidationError(path, 'pair', `needs three different addresses for the floating IP and the two nodes (got ${JSON.stringify([virtualIp, ...nodeAddresses])})`);
+  }
+  const net = (pair.network as network.Network | undefined) ?? networks[0];
+  if (!networks.includes(net)) throw new ValidationError(path, 'pair.network', 'must be one of `networks`');
+  return { ...pair, subnet, virtualIp, nodeAddresses, network: net };
+}
 
 /**
  * An HAProxy load balancer: round robin over its targets with active HTTP health checks.
  * Backends are Docker DNS names, re-resolved at run time, so a replaced container is found again.
  */
 export class LoadBalancer extends Construct {
-  /** The HAProxy container. */
+  /** The HAProxy container (node 1 of a pair). */
   readonly container: container.Container;
+  /** Every HAProxy container: one, or the two nodes of a pair. */
+  readonly containers: container.Container[];
   readonly image: image.Image;
+  /** The pair's image (HAProxy + keepalived), when there is a pair. */
+  readonly pairImage?: image.Image;
+  /** The floating IP clients use, when there is a pair. */
+  readonly virtualIp: string | undefined;
   /** The address and port clients use on the Docker host. */
   readonly publishedAddress: string;
   /** The published HTTP port (redirects to HTTPS when TLS is on). */
@@ -193,6 +285,8 @@ export class LoadBalancer extends Construct {
   readonly allowFrom: readonly string[];
   /** The Docker DNS name of the statistics endpoint on the management network, when there is one. */
   readonly statsHost: string | undefined;
+  /** The same for every node (two with a pair). */
+  readonly statsHosts: string[];
   /** The generated key and self-signed certificate, when the certificate is generated. */
   readonly tlsPrivateKey?: privateKey.PrivateKey;
   readonly tlsCertificate?: selfSignedCert.SelfSignedCert;
@@ -212,18 +306,23 @@ export class LoadBalancer extends Construct {
       throw new ValidationError(path, 'publish.httpsPort', `must differ from publish.httpPort ${p.publish.httpPort} (got ${p.publish.httpsPort})`);
     }
     assertServers(path, (p.targets as ILoadBalancerTarget[]).flatMap((t) => t.loadBalancerServers()));
+    const pair = p.pair && resolvePair(path, p.pair, (props.publish ?? {}) as Record<string, unknown>, p.networks as network.Network[]);
     super(scope, id);
     ensureDockerProvider(this);
     const prefix = p.namePrefix ?? defaultNamePrefix(this);
-    this.publishedAddress = p.publish.address;
-    this.publishedHttpPort = p.publish.httpPort;
-    this.publishedHttpsPort = p.tls === false ? undefined : p.publish.httpsPort;
+    // With a pair, clients use the floating IP on the container ports; nothing is published.
+    this.virtualIp = pair?.virtualIp;
+    this.publishedAddress = pair ? pair.virtualIp : p.publish.address;
+    this.publishedHttpPort = pair ? p.listenPort : p.publish.httpPort;
+    this.publishedHttpsPort = p.tls === false ? undefined : pair ? p.tlsListenPort : p.publish.httpsPort;
     this.statsPort = p.statsPort;
     this.allowFrom = p.publish.allowFrom;
-    this.internalUrl = p.tls === false ? `http://${prefix}-lb:${p.listenPort}/` : `https://${prefix}-lb:${p.tlsListenPort}/`;
+    const host = pair ? pair.virtualIp : `${prefix}-lb`;
+    this.internalUrl = p.tls === false ? `http://${host}:${p.listenPort}/` : `https://${host}:${p.tlsListenPort}/`;
     this.prefix = prefix;
     const mgmt = p.managementNetwork as network.Network | undefined;
-    this.statsHost = mgmt ? `${prefix}-lb-mgmt` : undefined;
+    this.statsHosts = mgmt ? (pair ? [`${prefix}-lb-1-mgmt`, `${prefix}-lb-2-mgmt`] : [`${prefix}-lb-mgmt`]) : [];
+    this.statsHost = this.statsHosts[0];
 
     let pem: { cert: string; key: string } | undefined;
     if (p.tls !== false && 'selfSigned' in p.tls) {
@@ -234,7 +333,7 @@ export class LoadBalancer extends Construct {
         privateKeyPem: this.tlsPrivateKey.privateKeyPem,
         subject: [{ commonName: ss.commonName }],
         dnsNames: ss.dnsNames,
-        ipAddresses: ss.ipAddresses ?? [p.publish.address],
+        ipAddresses: ss.ipAddresses ?? [this.publishedAddress],
         validityPeriodHours: ss.validityDays * 24,
         allowedUses: ['digital_signature', 'key_encipherment', 'server_auth'],
       });
@@ -245,14 +344,16 @@ export class LoadBalancer extends Construct {
     this.certificatePem = pem?.cert;
     this.targets.push(...(p.targets as ILoadBalancerTarget[]));
 
-    const config = Lazy.stringValue({
+    // One config per node: the stats frontend binds the node's own management alias.
+    const config = (statsHost: string | undefined) =>
+      Lazy.stringValue({
       produce: () =>
         terraformLiteral(renderHaproxyConfig({
           listenPort: p.listenPort,
-          tls: pem ? { pemPath: CERT_PATH, listenPort: p.tlsListenPort, publicPort: p.publish.httpsPort } : undefined,
+          tls: pem ? { pemPath: CERT_PATH, listenPort: p.tlsListenPort, publicPort: this.publishedHttpsPort ?? p.tlsListenPort } : undefined,
           runAsUser: 'haproxy',
           statsPort: p.statsPort,
-          statsBindAddresses: ['127.0.0.1', ...(this.statsHost ? [this.statsHost] : [])],
+          statsBindAddresses: ['127.0.0.1', ...(statsHost ? [statsHost] : [])],
           allowFrom: p.publish.allowFrom.includes('0.0.0.0/0') ? [] : p.publish.allowFrom,
           healthCheck: p.healthCheck,
           servers: this.backendServers(),
@@ -276,39 +377,101 @@ export class LoadBalancer extends Construct {
     });
 
     this.image = registryImage(this, 'Image', p.image);
-    this.container = new container.Container(this, 'Resource', {
-      name: `${prefix}-lb`,
-      image: this.image.imageId,
-      // Master-worker mode: USR2 reloads without dropping connections; no image entrypoint needed.
-      entrypoint: ['haproxy', '-W', '-db', '-f', CONFIG_PATH],
-      // Started as root so it can read the root-only key; workers drop to the haproxy user
-      // (SETUID/SETGID). NET_BIND_SERVICE for 80/443 on engines that do not lower
-      // ip_unprivileged_port_start.
-      user: 'root',
-      ...hardening(['SETUID', 'SETGID', 'NET_BIND_SERVICE']),
+    const uploads = (statsHost: string | undefined) => [
+      { file: CONFIG_PATH, content: config(statsHost) },
+      // Chain, then key: one file, as HAProxy reads it.
+      ...(pem ? [{ file: CERT_PATH, content: `${pem.cert}\n${pem.key}`, permissions: '0600' }] : []),
+    ];
+    const common = {
       ...memoryLimit(p.memoryMb),
-      upload: [
-        { file: CONFIG_PATH, content: config },
-        // Chain, then key: one file, as HAProxy reads it.
-        ...(pem ? [{ file: CERT_PATH, content: `${pem.cert}\n${pem.key}`, permissions: '0600' }] : []),
-      ],
-      networksAdvanced: [
-        ...p.networks.map((n: network.Network) => ({ name: n.name, aliases: [`${prefix}-lb`] })),
-        // Only this network resolves the stats alias, so the stats frontend listens only here.
-        ...(mgmt && this.statsHost ? [{ name: mgmt.name, aliases: [this.statsHost] }] : []),
-      ],
-      ports: [
-        { internal: p.listenPort, external: p.publish.httpPort, ip: p.publish.address, protocol: 'tcp' },
-        ...(pem ? [{ internal: p.tlsListenPort, external: p.publish.httpsPort, ip: p.publish.address, protocol: 'tcp' }] : []),
-      ],
       restart: 'unless-stopped',
-      stopSignal: 'SIGUSR1', // graceful: finish open connections, then exit
       destroyGraceSeconds: 35,
       healthcheck: hc.healthcheck,
-      labels: [hc.label, { label: 'dws.role', value: 'load-balancer' }, { label: 'dws.tls', value: pem ? 'on' : 'off' }],
       wait: true,
       waitTimeout: 120,
-    });
+    };
+    const labels = [hc.label, { label: 'dws.role', value: 'load-balancer' }, { label: 'dws.tls', value: pem ? 'on' : 'off' }];
+    const networks = (name: string, statsHost: string | undefined, edge?: { network: network.Network; address: string }) => [
+      ...p.networks.map((n: network.Network) => ({ name: n.name, aliases: [name], ...(edge && n === edge.network ? { ipv4Address: edge.address } : {}) })),
+      // Only this network resolves the stats alias, so the stats frontend listens only there.
+      ...(mgmt && statsHost ? [{ name: mgmt.name, aliases: [statsHost] }] : []),
+    ];
+
+    if (!pair) {
+      this.containers = [
+        new container.Container(this, 'Resource', {
+          name: `${prefix}-lb`,
+          image: this.image.imageId,
+          // Master-worker mode: USR2 reloads without dropping connections; no image entrypoint needed.
+          entrypoint: ['haproxy', '-W', '-db', '-f', CONFIG_PATH],
+          user: 'root',
+          ...hardening(LB_CAPABILITIES),
+          upload: uploads(this.statsHosts[0]),
+          networksAdvanced: networks(`${prefix}-lb`, this.statsHosts[0]),
+          ports: [
+            { internal: p.listenPort, external: p.publish.httpPort, ip: p.publish.address, protocol: 'tcp' },
+            ...(pem ? [{ internal: p.tlsListenPort, external: p.publish.httpsPort, ip: p.publish.address, protocol: 'tcp' }] : []),
+          ],
+          stopSignal: 'SIGUSR1', // graceful: finish open connections, then exit
+          labels,
+          ...common,
+        }),
+      ];
+    } else {
+      ensureRandomProvider(this);
+      // PASS authentication exists only in VRRPv2 (whole-second adverts); at most 8 characters.
+      const auth = Number.isInteger(pair.advertIntervalSeconds) ? new password.Password(this, 'VrrpPassword', { length: 8, special: false }) : undefined;
+      const pairImage = pair.image
+        ? registryImage(this, 'PairImage', pair.image)
+        : new image.Image(this, 'PairImage', {
+            name: `${prefix}-lb-keepalived:${shortHash(p.image, readFileSync(join(PAIR_IMAGE_CONTEXT, 'Dockerfile'), 'utf8'))}`,
+            buildAttribute: { context: PAIR_IMAGE_CONTEXT, buildArgs: { HAPROXY_IMAGE: this.image.name } },
+            triggers: { haproxy: this.image.imageId },
+          });
+      this.pairImage = pairImage;
+      const routerId = pair.routerId ?? (parseInt(shortHash(prefix), 16) % 255) + 1;
+      this.containers = pair.nodeAddresses.map((address, i) => {
+        const name = `${prefix}-lb-${i + 1}`;
+        const keepalived = renderKeepalivedConfig({
+          routerId,
+          authPass: auth?.result,
+          // Node 1 wins when both start at once; after that, with preempt off, whoever holds the IP keeps it.
+          priority: i === 0 ? 150 : 100,
+          sourceAddress: address,
+          peerAddress: pair.nodeAddresses[1 - i],
+          virtualIp: pair.virtualIp,
+          prefixLength: pair.subnet.prefixLength,
+          advertIntervalSeconds: pair.advertIntervalSeconds,
+          preempt: pair.preempt,
+          checkScriptPath: PAIR_PATHS.check,
+          checkIntervalSeconds: 1,
+        });
+        const node = new container.Container(this, i === 0 ? 'Resource' : `Node${i + 1}`, {
+          name,
+          image: pairImage.imageId,
+          // A small supervisor runs keepalived and HAProxy: USR2 reloads HAProxy; a stop first
+          // hands the floating IP over, then lets HAProxy finish open connections.
+          entrypoint: ['bash', PAIR_PATHS.supervisor],
+          user: 'root',
+          // NET_ADMIN adds and removes the floating IP; NET_RAW sends and receives VRRP.
+          ...hardening([...LB_CAPABILITIES, 'NET_ADMIN', 'NET_RAW']),
+          upload: [
+            ...uploads(this.statsHosts[i]),
+            // Not a literal: the password is a token (and the text has no template syntax).
+            { file: PAIR_PATHS.keepalived, content: keepalived, permissions: '0600' },
+            { file: PAIR_PATHS.supervisor, content: terraformLiteral(renderLbNodeSupervisor({ haproxyConfigPath: CONFIG_PATH, keepalivedTemplatePath: PAIR_PATHS.keepalived, sourceAddress: address })), permissions: '0755' },
+            { file: PAIR_PATHS.check, content: terraformLiteral(renderLbHealthCheck({ statsPort: p.statsPort, timeoutSeconds: 1 })), permissions: '0755' },
+          ],
+          networksAdvanced: networks(name, this.statsHosts[i], { network: pair.network, address }),
+          stopSignal: 'SIGTERM',
+          labels: [...labels, { label: 'dws.lb-node', value: String(i + 1) }],
+          ...common,
+        });
+        SecurityPolicy.suppress(node, 'DWS-CAP-1', 'keepalived needs NET_ADMIN (floating IP) and NET_RAW (VRRP)');
+        return node;
+      });
+    }
+    this.container = this.containers[0];
 
     this.node.addValidation({
       validate: () => (this.backendServers().length === 0 ? ['LoadBalancer has no backend servers: pass `targets` or call addTarget()'] : []),

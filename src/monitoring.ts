@@ -200,7 +200,7 @@ export class Monitoring extends Construct {
     });
 
     if (lb) {
-      this.jobs.push({ job: JOBS.haproxy, targets: [`${lb.statsHost}:${lb.statsPort}`] });
+      this.jobs.push({ job: JOBS.haproxy, targets: lb.statsHosts.map((h) => `${h}:${lb.statsPort}`) });
     }
     servers.forEach((s) => {
       const name = `${s.host}-exporter`;

@@ -38,7 +38,10 @@ export interface IDatabaseConnection {
    * the database requires TLS: clients must connect with TLS, verifying against it.
    */
   readonly caCertificatePem?: string;
-  /** Lets a client container (by its name) log in as the application user. */
+  /**
+   * Lets a client container (by its name) log in as the application user. A name ending in "-*"
+   * allows every container named "<name>-<suffix>" (containers replaced create-before-destroy).
+   */
   allowClient?(containerName: string): void;
 }
 
@@ -85,7 +88,7 @@ export interface MySqlPrimaryReplicaProps {
   readonly memoryMb?: number;
   /**
    * Containers (by name) the application user may connect from; more with allowClient()
-   * (AppServerPair registers its app containers). Accounts are created on first start.
+   * (AppServerPair registers its app containers). "name-*" allows every "name-<suffix>". Accounts are created on first start.
    * @default none: from any host on the database network
    */
   readonly clients?: string[];
@@ -97,6 +100,11 @@ const settingValue = z.union([z.string(), z.number(), z.boolean()], { error: 'mu
 // One non-aborting check, so the union reports it rather than its own catch-all message.
 const SEMI_SYNC_TIMEOUT = 'must be a whole number of milliseconds between 100 and 86400000';
 const semiSyncTimeout = z.number({ error: SEMI_SYNC_TIMEOUT }).refine((v) => Number.isInteger(v) && v >= 100 && v <= 86_400_000, { error: SEMI_SYNC_TIMEOUT });
+// "name-*": every container named "name-<suffix>" (AppServerPair's generations).
+const clientName = z.string().refine((n) => dockerName.safeParse(n.replace(/-\*$/, '')).success, {
+  error: 'must be a container name such as "web-server-1-app", or "web-server-1-app-*" for every generation of it',
+});
+
 const schema = z.strictObject({
   network: z.any().refine((n) => n !== undefined && n !== null, { error: 'is required: the docker network both servers join' }),
   engine: z.enum(['mysql', 'mariadb'], { error: 'must be "mysql" or "mariadb"' }).default('mysql'),
@@ -115,7 +123,7 @@ const schema = z.strictObject({
     .default({ timeoutMs: 10_000 }),
   tls: z.boolean({ error: 'must be true or false' }).default(false),
   memoryMb: intBetween(256, 1_048_576).default(1024),
-  clients: z.array(dockerName).default([]),
+  clients: z.array(clientName).default([]),
   namePrefix: dockerName.optional(),
 });
 
@@ -333,7 +341,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
 
 /** Adds a container name to an account's host list once; a malformed name is refused. */
 function addContainerName(path: string, list: string[], name: string, field: string, example: string): void {
-  if (!dockerName.safeParse(name).success) {
+  if (!clientName.safeParse(name).success) {
     throw new ValidationError(path, field, `must be a container name such as "${example}" (got ${JSON.stringify(name)})`);
   }
   if (!list.includes(name)) list.push(name);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AppServerPair, LoadBalancer, MySqlPrimaryReplica, ValidationError } from '../src';
-import { byName, passwordLiterals, resources, synthStack, testNetwork, uploaded } from './helpers';
+import { baseName, byName, passwordLiterals, resources, synthStack, testNetwork, uploaded } from './helpers';
 
 const APP_DIR = join(__dirname, '..', 'examples', 'app');
 
@@ -15,7 +15,7 @@ describe('AppServerPair', () => {
     expect(appImage.name).toMatch(/^test-app:[0-9a-f]{12}$/);
     expect(appImage.build).toMatchObject({ context: APP_DIR, dockerfile: 'Dockerfile', build_args: { BASE_IMAGE: 'local/node:20' } });
     expect(appImage.triggers.source_sha).toBe(appImage.name.split(':')[1]);
-    const names = resources(tf, 'docker_container').map((c) => c.name).sort();
+    const names = resources(tf, 'docker_container').map((c) => baseName(c.name)).sort();
     expect(names).toEqual(['test-server-1-app', 'test-server-1-nginx', 'test-server-2-app', 'test-server-2-nginx']);
   });
 
@@ -108,7 +108,7 @@ describe('AppServerPair', () => {
       new LoadBalancer(stack, 'lb', { networks: [net], targets: [pair] });
     });
     const cfg = uploaded(byName(tf, 'docker_container', 'test-lb'), '/usr/local/etc/haproxy/haproxy.cfg');
-    expect(cfg).toContain('  server test-server-1-nginx test-server-1-nginx:80\n  server test-server-2-nginx test-server-2-nginx:80\n');
+    expect(cfg).toContain('  server-template test-server-1-nginx. 2 test-server-1-nginx:80\n  server-template test-server-2-nginx. 2 test-server-2-nginx:80\n');
   });
 
   it('rejects setting an environment variable twice, and reserved names', () => {
@@ -118,5 +118,30 @@ describe('AppServerPair', () => {
       expect(() => pair.addEnvironment('DB_USER', 'x')).toThrow(/test\/app: environment.DB_USER is set by the library/);
       expect(() => pair.addEnvironment('DB_TLS_CA_FILE', 'x')).toThrow(/test\/app: environment.DB_TLS_CA_FILE is set by the library/);
     });
+  });
+
+  it('replaces servers one at a time, each new container before its old one (rolling deploy)', () => {
+    const synth = (env: Record<string, string>) =>
+      synthStack((stack) => {
+        const pair = new AppServerPair(stack, 'app', { codebase: { image: 'shop:1.2' }, network: testNetwork(stack) });
+        for (const [k, v] of Object.entries(env)) pair.addEnvironment(k, v);
+      }).tf;
+    const tf = synth({});
+    const c = (name: string) => byName(tf, 'docker_container', name);
+    const ref = (name: string) => Object.entries(tf.resource.docker_container).find(([, v]) => v === c(name))![0];
+    for (const name of ['test-server-1-app', 'test-server-1-nginx', 'test-server-2-app', 'test-server-2-nginx']) {
+      expect(c(name).lifecycle).toEqual({ create_before_destroy: true });
+      // A new name per generation (the old container still holds the old one); the alias stays.
+      expect(c(name).name).toMatch(new RegExp(`^${name}-[0-9a-f]{6}\\$\\{substr\\(sha1\\(join\\("\\|", \\[docker_image\\.`));
+      expect(c(name).networks_advanced[0].aliases).toEqual([name]);
+    }
+    expect(c('test-server-1-nginx').depends_on).toEqual([`docker_container.${ref('test-server-1-app')}`]);
+    expect(c('test-server-2-app').depends_on).toEqual([`docker_container.${ref('test-server-1-nginx')}`]);
+    expect(c('test-server-2-nginx').depends_on).toEqual([`docker_container.${ref('test-server-2-app')}`]);
+    // Same input, same name (no replacement); an environment change gives the apps a new name.
+    expect(synth({}).resource.docker_container).toEqual(tf.resource.docker_container);
+    const changed = synth({ FEATURE: 'on' });
+    expect(byName(changed, 'docker_container', 'test-server-1-app').name).not.toBe(c('test-server-1-app').name);
+    expect(byName(changed, 'docker_container', 'test-server-1-nginx').name).toBe(c('test-server-1-nginx').name);
   });
 });

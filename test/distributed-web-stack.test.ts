@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DB_PATHS, DistributedWebStack } from '../src';
-import { byName, passwordLiterals, resources, synthStack, uploaded } from './helpers';
+import { baseName, byName, passwordLiterals, resources, synthStack, uploaded } from './helpers';
 
 const REPO = resolve(__dirname, '..');
 
@@ -52,7 +52,7 @@ describe('DistributedWebStack', () => {
 
   it('has both app servers in the load balancer backend', () => {
     const cfg = uploaded(byName(tf, 'docker_container', 'test-lb'), '/usr/local/etc/haproxy/haproxy.cfg');
-    expect(cfg.match(/^  server .*$/gm)).toEqual(['  server test-server-1-nginx test-server-1-nginx:80', '  server test-server-2-nginx test-server-2-nginx:80']);
+    expect(cfg.match(/^  server-template .*$/gm)).toEqual(['  server-template test-server-1-nginx. 2 test-server-1-nginx:80', '  server-template test-server-2-nginx. 2 test-server-2-nginx:80']);
   });
 
   it('serves statistics only on the management network (and 127.0.0.1 for the healthcheck)', () => {
@@ -67,8 +67,8 @@ describe('DistributedWebStack', () => {
   it('lets only the app containers log in as the app user, and only the replica replicate', () => {
     const entrypoint = uploaded(byName(tf, 'docker_container', 'test-db-primary'), DB_PATHS.entrypoint);
     expect(entrypoint.match(/CREATE USER IF NOT EXISTS '\w+'@'[^']*'/g)).toEqual([
-      "CREATE USER IF NOT EXISTS 'app'@'test-server-1-app.%'",
-      "CREATE USER IF NOT EXISTS 'app'@'test-server-2-app.%'",
+      "CREATE USER IF NOT EXISTS 'app'@'test-server-1-app-%'",
+      "CREATE USER IF NOT EXISTS 'app'@'test-server-2-app-%'",
       "CREATE USER IF NOT EXISTS 'repl'@'test-db-replica.%'",
       "CREATE USER IF NOT EXISTS 'exporter'@'test-db-primary-exporter.%'",
       "CREATE USER IF NOT EXISTS 'exporter'@'test-db-replica-exporter.%'",
@@ -88,9 +88,9 @@ describe('DistributedWebStack', () => {
   });
 
   it('hardens every container: all capabilities dropped, a few added back, no new privileges, a memory limit', () => {
-    const caps = Object.fromEntries(containers.map((c) => [c.name, c.capabilities.add ?? []]));
+    const caps = Object.fromEntries(containers.map((c) => [baseName(c.name), c.capabilities.add ?? []]));
     expect(caps).toEqual({
-      'test-lb': ['CAP_SETUID', 'CAP_SETGID', 'CAP_NET_BIND_SERVICE'],
+      'test-lb': ['CAP_SETUID', 'CAP_SETGID', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'],
       'test-server-1-nginx': ['CAP_CHOWN', 'CAP_SETUID', 'CAP_SETGID', 'CAP_NET_BIND_SERVICE'],
       'test-server-2-nginx': ['CAP_CHOWN', 'CAP_SETUID', 'CAP_SETGID', 'CAP_NET_BIND_SERVICE'],
       'test-server-1-app': [],

@@ -20,8 +20,12 @@ export function resources(tf: Synthesized, type: string): any[] {
   return Object.values(tf.resource[type] ?? {});
 }
 
+/** A synthesized container name without its generation suffix ("-<6 hex><Terraform expression>"). */
+export const baseName = (name: string) => name.replace(/-[0-9a-f]{6}\$\{substr\(.*\)\}$/, '');
+
+/** The resource with this name (for containers, without their generation suffix). */
 export function byName(tf: Synthesized, type: string, name: string): any {
-  const found = resources(tf, type).find((r) => r.name === name);
+  const found = resources(tf, type).find((r) => baseName(r.name) === name);
   if (!found) throw new Error(`no ${type} named ${name}; have ${resources(tf, type).map((r) => r.name).join(', ')}`);
   return found;
 }

@@ -33,7 +33,7 @@ describe('LoadBalancer', () => {
     expect(cfg).toContain('  retry-on conn-failure empty-response response-timeout 502 503 504\n');
     expect(cfg).toContain('  option redispatch 1\n');
     expect(cfg).toContain('  http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS\n');
-    expect(cfg).toContain('  server a a:80\n  server b b:80\n');
+    expect(cfg).toContain('  server-template a. 2 a:80\n  server-template b. 2 b:80\n');
     expect(cfg).toContain('nameserver docker 127.0.0.11:53');
   });
 
@@ -95,7 +95,7 @@ describe('LoadBalancer', () => {
       lb.addServer({ name: 'extra', host: 'extra-host', port: 8081 });
     });
     const cfg = uploaded(byName(tf, 'docker_container', 'test-lb'), CONFIG);
-    expect(cfg).toContain('  server extra extra-host:8081\n  server first first:80\n');
+    expect(cfg).toContain('  server-template extra. 2 extra-host:8081\n  server-template first. 2 first:80\n');
   });
 
   it('uses the overridden image and keeps it on destroy', () => {
@@ -199,6 +199,61 @@ describe('LoadBalancer TLS', () => {
     expect(lb.ports).toHaveLength(1);
     expect(lb.labels).toContainEqual({ label: 'dws.tls', value: 'off' });
     expect(uploaded(lb, CONFIG)).not.toContain('ssl');
+  });
+});
+
+describe('LoadBalancer pair', () => {
+  const synthPair = (pair: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) =>
+    synthStack((stack) => {
+      const edge = testNetwork(stack, 'edge');
+      new LoadBalancer(stack, 'lb', { networks: [edge, testNetwork(stack, 'app')], managementNetwork: testNetwork(stack, 'mgmt', true), targets: [target('a', 'b')], pair: { subnet: '10.213.0.0/24', ...pair }, ...extra });
+    }).tf;
+
+  it('runs two HAProxy + keepalived nodes with fixed edge addresses, a floating IP and nothing published', () => {
+    const tf = synthPair();
+    const nodes = ['test-lb-1', 'test-lb-2'].map((n) => byName(tf, 'docker_container', n));
+    nodes.forEach((node, i) => {
+      expect(node.ports).toBeUndefined();
+      expect(node.entrypoint).toEqual(['bash', '/etc/dws/lb-node.sh']);
+      expect(node.stop_signal).toBe('SIGTERM');
+      expect(node.capabilities).toEqual({ drop: ['ALL'], add: ['CAP_SETUID', 'CAP_SETGID', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_NET_ADMIN', 'CAP_NET_RAW'] });
+      expect(node.networks_advanced[0]).toMatchObject({ aliases: [`test-lb-${i + 1}`], ipv4_address: `10.213.0.${11 + i}` });
+      // Each node's stats listen on its own management alias.
+      expect(node.networks_advanced[2].aliases).toEqual([`test-lb-${i + 1}-mgmt`]);
+      expect(uploaded(node, CONFIG)).toContain(`  bind test-lb-${i + 1}-mgmt:8404\n`);
+      const ka = uploaded(node, '/etc/dws/keepalived.conf.in');
+      expect(ka).toContain(`  priority ${i === 0 ? 150 : 100}\n`);
+      expect(ka).toContain(`  unicast_src_ip 10.213.0.${11 + i}\n`);
+      expect(ka).toContain(`    10.213.0.${12 - i}\n`);
+      expect(ka).toContain('    10.213.0.10/24 dev __LB_INTERFACE__\n');
+      expect(ka).toContain('  advert_int 0.2\n');
+      expect(ka).toContain('  nopreempt\n');
+    });
+    // The same generated router id on both; the image is built from the HAProxy image.
+    const rid = (n: any) => /virtual_router_id (\d+)/.exec(uploaded(n, '/etc/dws/keepalived.conf.in'))![1];
+    expect(rid(nodes[0])).toBe(rid(nodes[1]));
+    const img = resources(tf, 'docker_image').find((i) => i.name.startsWith('test-lb-keepalived:'));
+    expect(img.build.build_args.HAPROXY_IMAGE).toMatch(/^\$\{docker_image\.lb_Image_[0-9A-F]+\.name\}$/);
+  });
+
+  it('authenticates VRRPv2 adverts with a generated password; honours preempt and a chosen router id', () => {
+    const tf = synthPair({ advertIntervalSeconds: 1, preempt: true, routerId: 42 });
+    const ka = uploaded(byName(tf, 'docker_container', 'test-lb-1'), '/etc/dws/keepalived.conf.in');
+    expect(ka).toMatch(/auth_pass \$\{random_password\.lb_VrrpPassword_[0-9A-F]+\.result\}/);
+    expect(ka).toContain('  virtual_router_id 42\n');
+    expect(ka).not.toContain('nopreempt');
+    expect(resources(tf, 'random_password')).toHaveLength(1);
+  });
+
+  it('rejects a bad pair with the field, the value and what is allowed', () => {
+    const bad: [Record<string, unknown>, Record<string, unknown>, string][] = [
+      [{ subnet: '10.213.0.1/24' }, {}, 'test/lb: pair.subnet must be an IPv4 network such as "10.213.0.0/24" (prefix length 28 or less, no host bits set) (got "10.213.0.1/24")'],
+      [{ virtualIp: '10.214.0.10' }, {}, 'test/lb: pair.virtualIp must be host addresses in pair.subnet 10.213.0.0/24 (got "10.214.0.10")'],
+      [{ nodeAddresses: ['10.213.0.10', '10.213.0.12'] }, {}, 'test/lb: pair needs three different addresses for the floating IP and the two nodes (got ["10.213.0.10","10.213.0.10","10.213.0.12"])'],
+      [{ advertIntervalSeconds: 0.001 }, {}, 'test/lb: pair.advertIntervalSeconds must be a whole number of seconds from 1 to 255, or a fraction from 0.05 to 40.95 in hundredths (got 0.001)'],
+      [{}, { publish: { httpsPort: 9443 } }, 'test/lb: publish.httpsPort is not available with a pair: nothing is published, clients use the floating IP pair.virtualIp (got 9443)'],
+    ];
+    for (const [pair, extra, message] of bad) expect(() => synthPair(pair, extra)).toThrow(message);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DB_PATHS, DistributedWebStack, LoadBalancer, Monitoring, ValidationError } from '../src';
-import { byName, passwordLiterals, resources, synthStack, testNetwork, uploaded } from './helpers';
+import { baseName, byName, passwordLiterals, resources, synthStack, testNetwork, uploaded } from './helpers';
 
 function webStack(props: Partial<ConstructorParameters<typeof DistributedWebStack>[2]> = {}) {
   let web!: DistributedWebStack;
@@ -27,7 +27,7 @@ describe('Monitoring in DistributedWebStack', () => {
   const mgmtRef = (c: any) => c.networks_advanced.find((n: any) => n.aliases?.includes(`${c.name}-mgmt`));
 
   it('runs Prometheus, Alertmanager and an exporter per component, publishing nothing', () => {
-    const names = containers.map((c) => c.name).filter((n) => !/-(lb|nginx|app|db-primary|db-replica)$/.test(n));
+    const names = containers.map((c) => baseName(c.name)).filter((n) => !/-(lb|nginx|app|db-primary|db-replica)$/.test(n));
     expect(names.sort()).toEqual(MONITORING);
     for (const name of MONITORING) {
       const c = byName(tf, 'docker_container', name);
@@ -76,8 +76,10 @@ describe('Monitoring in DistributedWebStack', () => {
 
   it('serves each Nginx status page on the mgmt network only', () => {
     const nginx = byName(tf, 'docker_container', 'test-server-1-nginx');
-    expect(nginx.networks_advanced.map((n: any) => n.aliases)).toEqual([['test-server-1-nginx'], ['test-server-1-nginx-mgmt']]);
-    expect(uploaded(nginx, '/etc/dws/nginx.conf')).toContain('listen test-server-1-nginx-mgmt:8081;');
+    // The exporter's alias, and one of this container's generation only, which the page binds
+    // (while a replacement starts, the first alias also names the old container).
+    expect(nginx.networks_advanced.map((n: any) => n.aliases)).toEqual([['test-server-1-nginx'], ['test-server-1-nginx-mgmt', `${nginx.name}-mgmt`]]);
+    expect(uploaded(nginx, '/etc/dws/nginx.conf')).toContain(`listen ${nginx.name}-mgmt:8081;`);
   });
 
   it('rotates every container\'s logs by default, and takes one log driver for all', () => {

@@ -9,6 +9,9 @@
 //   DWS_NAME_PREFIX   container name prefix (default "basic")
 //   DWS_ALERT_WEBHOOK_URL  where Alertmanager posts alerts (default: nowhere)
 //   DWS_DB_TLS        "1": TLS between the apps, the exporters and the databases, and for replication
+//   DWS_CODEBASE_DIR  the app's codebase (default: examples/app)
+//   DWS_LB_PAIR_SUBNET  e.g. "10.213.0.0/24": two load balancers sharing a floating IP (the
+//                     subnet's 10th address) on the edge network, instead of published ports
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, TerraformStack } from 'cdktf';
@@ -33,7 +36,7 @@ class BasicStack extends TerraformStack {
     new DistributedWebStack(this, 'web', {
       namePrefix: process.env.DWS_NAME_PREFIX ?? 'basic',
       codebase: {
-        directory: join(__dirname, '..', 'app'),
+        directory: process.env.DWS_CODEBASE_DIR ?? join(__dirname, '..', 'app'),
         buildArgs: images.node ? { BASE_IMAGE: images.node } : {},
       },
       images: {
@@ -42,9 +45,9 @@ class BasicStack extends TerraformStack {
         database: images[engine],
         ...(images.monitoring ? { monitoring: monitoringImages(images.monitoring) } : {}),
       },
-      loadBalancer: {
-        publish: { address: '127.0.0.1', httpPort: Number(process.env.DWS_HTTP_PORT ?? 8080), httpsPort: Number(process.env.DWS_HTTPS_PORT ?? 8443) },
-      },
+      loadBalancer: process.env.DWS_LB_PAIR_SUBNET
+        ? { pair: { subnet: process.env.DWS_LB_PAIR_SUBNET } }
+        : { publish: { address: '127.0.0.1', httpPort: Number(process.env.DWS_HTTP_PORT ?? 8080), httpsPort: Number(process.env.DWS_HTTPS_PORT ?? 8443) } },
       database: { engine, tls: process.env.DWS_DB_TLS === '1' },
       monitoring: { receivers: process.env.DWS_ALERT_WEBHOOK_URL ? [{ webhook: { url: process.env.DWS_ALERT_WEBHOOK_URL } }] : [] },
     });

@@ -69,7 +69,8 @@ export function renderHaproxyConfig(m: HaproxyModel): string {
     '  timeout retry 1s',
     '  hold valid 5s',
     '  hold nx 5s',
-    '  hold obsolete 30s',
+    // A container that left is dropped from its slot before the checks would mark it down.
+    '  hold obsolete 5s',
     '',
     'defaults',
     '  mode http',
@@ -116,7 +117,9 @@ export function renderHaproxyConfig(m: HaproxyModel): string {
     // Passive checks too: layer-7 errors seen on live traffic take a server out before the
     // active checks would; a server that comes back gets traffic gradually.
     `  default-server check inter ${hc.intervalSeconds}s fall ${hc.fall} rise ${hc.rise} observe layer7 error-limit 3 on-error mark-down slowstart 10s resolvers docker init-addr last,libc,none resolve-prefer ipv4`,
-    ...m.servers.map((s) => `  server ${s.name} ${s.host}:${s.port}`),
+    // Two slots per DNS name: during a rolling replacement the name resolves to the old and the
+    // new container, and both serve until the old one is gone (slots "<name>.1", "<name>.2").
+    ...m.servers.map((s) => `  server-template ${s.name}. 2 ${s.host}:${s.port}`),
   ];
   return lines.join('\n') + '\n';
 }

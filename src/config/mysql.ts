@@ -142,10 +142,12 @@ export interface DbEntrypointModel {
 
 /**
  * The MySQL host pattern of a container: Docker's DNS answers a reverse lookup of its address with
- * "<container>.<network>", and MySQL checks that name resolves back to the address.
+ * "<container>.<network>", and MySQL checks that name resolves back to the address. A name ending
+ * in "-*" stands for every generation of a container that is replaced create-before-destroy
+ * ("<name>-<generation>").
  */
 export function containerHostPattern(containerName: string): string {
-  return `${containerName}.%`;
+  return containerName.endsWith('-*') ? `${containerName.slice(0, -1)}%` : `${containerName}.%`;
 }
 
 const BINARIES = {

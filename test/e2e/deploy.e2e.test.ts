@@ -1,8 +1,8 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DASHBOARD_FILES, dashboardQueries, dashboardsDir, requiredMetricGroups } from '../../src/config/grafana';
-import { Deployment, REPO, docker, handshake, images, leftovers, removeLeftovers, request, sh, until } from './harness';
+import { Deployment, REPO, containerOf, docker, withoutGeneration, handshake, images, leftovers, removeLeftovers, request, sh, until } from './harness';
 
 // `cdktf deploy` of examples/basic onto the local Docker engine, checked from outside as a user
 // would, then destroyed. Once per engine. Figures go to the log and test/e2e/.work/<engine>.json.
@@ -32,6 +32,8 @@ const engines = [
 
 describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ engine, httpPort, port, client, dbTls }) => {
   const prefix = `e2e-${engine}`;
+  // A copy of the demo codebase, which the rollout drill changes.
+  const codebase = join(REPO, 'test', 'e2e', '.work', `${engine}-codebase`);
   const url = `https://127.0.0.1:${port}`;
   // A webhook receiver on the stack's management network: it logs every notification it gets.
   const sink = `e2e-alert-sink-${engine}`;
@@ -42,6 +44,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     DWS_HTTPS_PORT: String(port),
     DWS_ALERT_WEBHOOK_URL: `http://${sink}:8080/alerts`,
     DWS_DB_TLS: dbTls ? '1' : '0',
+    DWS_CODEBASE_DIR: codebase,
   });
   const removeSink = () => sh('docker', ['rm', '-f', sink], { allowFail: true });
   /** Notifications the sink got: [received at (ms), alertname, status] for each alert in them. */
@@ -80,6 +83,8 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     sh('docker', ['exec', '-i', container, 'bash', '-c', `exec ${client} --socket=/var/run/mysqld/mysqld.sock -uroot -p"$(cat /etc/dws/secrets/root-password)" -N -B`], { input: query, allowFail });
 
   beforeAll(() => {
+    rmSync(codebase, { recursive: true, force: true });
+    cpSync(join(REPO, 'examples', 'app'), codebase, { recursive: true, filter: (src) => !src.includes('node_modules') });
     if (deployment.hasState()) deployment.destroy();
     removeLeftovers(prefix);
     removeSink();
@@ -207,7 +212,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
   });
 
   it('refuses a direct write on the replica', () => {
-    const asApp = loginFrom(`${prefix}-server-1-app`, replica, 'app', '/run/secrets/db-password', "INSERT INTO app.e2e VALUES ('from-replica')");
+    const asApp = loginFrom(containerOf(`${prefix}-server-1-app`), replica, 'app', '/run/secrets/db-password', "INSERT INTO app.e2e VALUES ('from-replica')");
     expect(asApp).toMatch(/read-only|read_only/);
     figures.replicaWriteAsApp = asApp;
     if (engine === 'mysql') {
@@ -219,8 +224,8 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
   });
 
   it('lets only the app containers log in as the app user, and only the replica as the replication user', () => {
-    const app1 = `${prefix}-server-1-app`;
-    expect(loginFrom(app1, primary, 'app', '/run/secrets/db-password', 'SELECT CURRENT_USER()')).toBe(`ok [{"CURRENT_USER()":"app@${app1}.%"}]`);
+    const app1 = containerOf(`${prefix}-server-1-app`);
+    expect(loginFrom(app1, primary, 'app', '/run/secrets/db-password', 'SELECT CURRENT_USER()')).toBe(`ok [{"CURRENT_USER()":"app@${prefix}-server-1-app-%"}]`);
     // The right password from the wrong container: a client container on the data network.
     const appPassword = docker('exec', primary, 'cat', '/etc/dws/secrets/app-password');
     const stranger = sh('docker', ['run', '--rm', '-i', '--network', `${prefix}-data`, images()[engine], 'bash', '-c', `exec ${client} --protocol=tcp -h${primary} -uapp -p"$1" -N -B -e 'SELECT 1'`, '_', appPassword], {
@@ -254,7 +259,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
 
   it('encrypts database traffic when TLS is on: verified replication, apps, no plain logins', () => {
     if (!dbTls) return;
-    const app1 = `${prefix}-server-1-app`;
+    const app1 = containerOf(`${prefix}-server-1-app`);
     // The app's own connection: TLS, verified against the stack's CA.
     expect(loginFrom(app1, primary, 'app', '/run/secrets/db-password', "SHOW SESSION STATUS LIKE 'Ssl_cipher'")).toMatch(/^ok \[\{"Variable_name":"Ssl_cipher","Value":"TLS_[A-Z0-9_]+"\}\]$/);
     // The same account without TLS: refused (require_secure_transport, REQUIRE SSL).
@@ -310,7 +315,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
       docker('inspect', '--format', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}', n)
         .split(' ')
         .filter(Boolean)
-        .map((kv) => ({ n, net: kv.split('=')[0], ip: kv.split('=')[1] })),
+        .map((kv) => ({ n: withoutGeneration(n), net: kv.split('=')[0], ip: kv.split('=')[1] })),
     );
     const ports = [22, 80, 443, 3000, 3306, 8080, 8081, 8404, 9090, 9093, 9100, 9104, 9113, 9115, 33060];
     // Bounded: one connect per address and port, at most 3 s each, 16 at a time (a busy machine
@@ -379,11 +384,11 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     }
     figures.hardening = seen;
     // The app runs as its image's non-root user.
-    expect(docker('exec', `${prefix}-server-1-app`, 'id', '-u')).not.toBe('0');
+    expect(docker('exec', containerOf(`${prefix}-server-1-app`), 'id', '-u')).not.toBe('0');
   });
 
   it('keeps serving from the other server while one app server is down, and takes it back', async () => {
-    const app1 = `${prefix}-server-1-app`;
+    const app1 = containerOf(`${prefix}-server-1-app`);
     docker('stop', '--time', '10', app1);
     const failures: string[] = [];
     let servedBy2InARow = 0;
@@ -415,19 +420,24 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
 
   /**
    * Drills under a constant stream of GETs: one every 20 ms, each on a fresh connection, not
-   * waiting for the previous one (bounded: `seconds` × 50 requests, 5 s timeout each); `fault`
-   * runs after 2 s. Returns the failed requests.
+   * waiting for the previous one (5 s timeout each); `fault` runs after 2 s. The stream lasts
+   * `seconds`, or until the fault's promise settles if that is later (bounded: 600 s, so at most
+   * 30 000 requests). Returns the failed requests and the fault's result.
    */
-  const underLoad = async (seconds: number, fault: () => void) => {
+  const underLoad = async <T>(seconds: number, fault: () => T | Promise<T>) => {
     const failures: string[] = [];
     const pending: Promise<void>[] = [];
     const started = Date.now();
-    let faulted = false;
+    let faultDone: Promise<T> | undefined;
+    let settled = false;
     let requests = 0;
-    while (Date.now() - started < seconds * 1000 && requests < seconds * 50) {
-      if (!faulted && Date.now() - started >= 2000) {
-        faulted = true;
-        fault();
+    while ((Date.now() - started < seconds * 1000 || (faultDone && !settled)) && Date.now() - started < 600_000) {
+      if (!faultDone && Date.now() - started >= 2000) {
+        faultDone = Promise.resolve().then(fault);
+        faultDone.then(
+          () => (settled = true),
+          () => (settled = true),
+        );
       }
       const t = Date.now() - started;
       requests++;
@@ -440,7 +450,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
       await new Promise((res) => setTimeout(res, 20));
     }
     await Promise.all(pending);
-    return { requests, failures };
+    return { requests, failures, result: (await faultDone) as T };
   };
   /** Both servers answer again (bounded: 60 s). */
   const bothServing = () =>
@@ -452,10 +462,10 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
 
   it('drill: docker kill of one app container, then of one Nginx, under load: no failed request', async () => {
     const drills: Record<string, unknown> = {};
-    for (const victim of [`${prefix}-server-1-app`, `${prefix}-server-1-nginx`]) {
+    for (const victim of [containerOf(`${prefix}-server-1-app`), containerOf(`${prefix}-server-1-nginx`)]) {
       const r = await underLoad(10, () => docker('kill', victim));
       docker('start', victim);
-      drills[victim.slice(prefix.length + 1)] = { requests: r.requests, failed: r.failures.length, first: r.failures.slice(0, 5) };
+      drills[withoutGeneration(victim).slice(prefix.length + 1)] = { requests: r.requests, failed: r.failures.length, first: r.failures.slice(0, 5) };
       expect(await bothServing()).toBe(true);
       expect(r.failures, victim).toEqual([]);
     }
@@ -473,6 +483,9 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
       // The master logs to stderr: it reloaded, and a new worker took over from the old one.
       expect(sh('docker', ['logs', '--since', '30s', lb]).err).toMatch(/Reloading HAProxy[\s\S]*New worker \(\d+\) forked/);
       expect(r.failures).toEqual([]);
+      // The master (root) could signal the old worker (user haproxy) to finish: it left.
+      const oldWorkerLeft = await until(() => (/Former worker \(\d+\) exited/.test(sh('docker', ['logs', '--since', '60s', lb]).err) ? true : undefined), 20_000, 500);
+      expect(oldWorkerLeft).toBe(true);
     } finally {
       change('timeout http-keep-alive 11s', 'timeout http-keep-alive 10s');
       docker('kill', '-s', 'USR2', lb);
@@ -517,7 +530,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
   });
 
   it('alerts the webhook receiver when an app server dies: HAProxyServerDown', async () => {
-    const app1 = `${prefix}-server-1-app`;
+    const app1 = containerOf(`${prefix}-server-1-app`);
     const since = Date.now();
     docker('kill', app1);
     try {
@@ -540,6 +553,29 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     } finally {
       sql(replica, engine === 'mysql' ? 'START REPLICA;' : 'START SLAVE;');
     }
+  });
+
+  it('drill: rolls out a new app version under load, one server at a time: no failed request, every server on the new version', async () => {
+    const servers = ['server-1-app', 'server-1-nginx', 'server-2-app', 'server-2-nginx'].map((s) => `${prefix}-${s}`);
+    const before = servers.map(containerOf);
+    // A change to the codebase: the app reports version 2 and ships a new static file.
+    const serverJs = join(codebase, 'server.js');
+    writeFileSync(serverJs, readFileSync(serverJs, 'utf8').replace("env.APP_VERSION || '1'", "env.APP_VERSION || '2'"));
+    writeFileSync(join(codebase, 'public', 'version.txt'), '2\n');
+    const r = await underLoad(5, () => deployment.deployAsync());
+    figures.rolloutDrill = { requests: r.requests, failed: r.failures.length, first: r.failures.slice(0, 5), deploySeconds: r.result.seconds };
+    // Each server container was replaced: a new one started before the old one stopped.
+    expect(r.result.out).toMatch(/create replacement and then destroy/);
+    const after = servers.map(containerOf);
+    after.forEach((name, i) => expect(name).not.toBe(before[i]));
+    expect(r.failures).toEqual([]);
+    const seen = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const body = JSON.parse((await get(`${url}/`)).body);
+      seen.add(`${body.server} v${body.version}`);
+      seen.add(`static ${(await get(`${url}/version.txt`)).body.trim()}`);
+    }
+    expect([...seen].sort()).toEqual(['server-1 v2', 'server-2 v2', 'static 2']);
   });
 
   it('plans no change on a second deploy and replaces no container', () => {

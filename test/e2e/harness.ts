@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -47,23 +47,46 @@ export class Deployment {
 
   /** Runs the cdktf CLI as a user would; returns its output and the seconds it took. */
   cdktf(...args: string[]): { out: string; seconds: number } {
-    // The mirror's providers are built locally; a rebuilt binary has another checksum than a
-    // lock file written earlier, so let `terraform init` write the lock file afresh each time.
-    rmSync(join(this.dir, 'cdktf.out', 'stacks', 'basic', '.terraform.lock.hcl'), { force: true });
     const started = Date.now();
-    const r = spawnSync(join(REPO, 'node_modules', '.bin', 'cdktf'), args, {
-      cwd: this.dir,
-      encoding: 'utf8',
-      timeout: 20 * 60_000,
-      env: { ...process.env, ...testbedEnv(), ...this.env, CI: '1', CHECKPOINT_DISABLE: '1', FORCE_COLOR: '0', NO_COLOR: '1' },
-    });
+    const r = spawnSync(join(REPO, 'node_modules', '.bin', 'cdktf'), args, { ...this.spawnOptions(), encoding: 'utf8' });
     const out = `${r.stdout}\n${r.stderr}`;
     if (r.status !== 0) throw new Error(`cdktf ${args.join(' ')} failed (${r.status}):\n${out.slice(-6000)}`);
     return { out, seconds: (Date.now() - started) / 1000 };
   }
 
+  /** The same, without blocking: for a deploy while the test sends load. */
+  cdktfAsync(...args: string[]): Promise<{ out: string; seconds: number }> {
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+      execFile(join(REPO, 'node_modules', '.bin', 'cdktf'), args, { ...this.spawnOptions(), maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+        const out = `${stdout}\n${stderr}`;
+        if (error) reject(new Error(`cdktf ${args.join(' ')} failed (${error.code}):\n${out.slice(-6000)}`));
+        else resolve({ out, seconds: (Date.now() - started) / 1000 });
+      });
+    });
+  }
+
+  private spawnOptions() {
+    // The mirror's providers are built locally; a rebuilt binary has another checksum than a
+    // lock file written earlier, so let `terraform init` write the lock file afresh each time.
+    rmSync(join(this.dir, 'cdktf.out', 'stacks', 'basic', '.terraform.lock.hcl'), { force: true });
+    return {
+      cwd: this.dir,
+      timeout: 20 * 60_000,
+      env: { ...process.env, ...testbedEnv(), ...this.env, CI: '1', CHECKPOINT_DISABLE: '1', FORCE_COLOR: '0', NO_COLOR: '1' },
+    };
+  }
+
   deploy() {
-    return this.cdktf('deploy', '--auto-approve', '--skip-provider-lock', '--outputs-file', join(this.dir, 'outputs.json'));
+    return this.cdktf(...this.deployArgs());
+  }
+
+  deployAsync() {
+    return this.cdktfAsync(...this.deployArgs());
+  }
+
+  private deployArgs() {
+    return ['deploy', '--auto-approve', '--skip-provider-lock', '--outputs-file', join(this.dir, 'outputs.json')];
   }
 
   /** The stack's outputs after a deploy, nested by construct as cdktf writes them: outputs().web.url. */
@@ -79,6 +102,19 @@ export class Deployment {
     return existsSync(join(this.dir, 'terraform.basic.tfstate'));
   }
 }
+
+/**
+ * The container with Docker DNS name `base`: AppServerPair names its containers
+ * "<base>-<generation>" so a replacement can start before the old one stops.
+ */
+export function containerOf(base: string): string {
+  const names = docker('ps', '-a', '--filter', `name=^${base}(-[0-9a-f]{12})?$`, '--format', '{{.Names}}').split('\n').filter(Boolean);
+  if (names.length !== 1) throw new Error(`expected one container named ${base}[-<generation>], found ${JSON.stringify(names)}`);
+  return names[0];
+}
+
+/** A container name without its generation suffix. */
+export const withoutGeneration = (name: string) => name.replace(/-[0-9a-f]{12}$/, '');
 
 /** Names of the Docker objects whose names start with a prefix. */
 export function leftovers(prefix: string): { containers: string[]; networks: string[]; volumes: string[] } {
