@@ -96,6 +96,15 @@ export interface LoadBalancerProps {
   /** Statistics (/stats), Prometheus metrics (/metrics) and health (/healthz); never published. @default 8404 */
   readonly statsPort?: number;
   readonly healthCheck?: LoadBalancerHealthCheckProps;
+  /**
+   * What HAProxy does about a failing server besides the active checks. `retries`: attempts
+   * after a failed one, each on another server (connection errors for every method; empty
+   * responses, timeouts and 502/503/504 only for GET, HEAD and OPTIONS: a POST is never replayed).
+   * `errorLimit`: layer-7 errors on live traffic that take a server out before the checks would
+   * (0: off). `slowStartSeconds`: a returning server's traffic ramps up over this time (0: off).
+   * @default { retries: 3, errorLimit: 3, slowStartSeconds: 10 }
+   */
+  readonly failureHandling?: { readonly retries?: number; readonly errorLimit?: number; readonly slowStartSeconds?: number };
   /** Connect 1 s: on one Docker host a connect takes well under a millisecond, so a dead server is given up on (and the request retried on the other) quickly. @default { connectSeconds: 1, clientSeconds: 30, serverSeconds: 30 } */
   readonly timeouts?: { readonly connectSeconds?: number; readonly clientSeconds?: number; readonly serverSeconds?: number };
   /** @default 4096 */
@@ -215,6 +224,13 @@ const schema = z.strictObject({
       rise: intBetween(1, 10).default(2),
     })
     .default({ path: '/healthz', expectStatus: 200, intervalSeconds: 2, timeoutSeconds: 2, fall: 3, rise: 2 }),
+  failureHandling: z
+    .strictObject({
+      retries: intBetween(0, 10).default(3),
+      errorLimit: intBetween(0, 100).default(3),
+      slowStartSeconds: intBetween(0, 3600).default(10),
+    })
+    .default({ retries: 3, errorLimit: 3, slowStartSeconds: 10 }),
   timeouts: z
     .strictObject({
       connectSeconds: intBetween(1, 300).default(1),
@@ -356,6 +372,7 @@ export class LoadBalancer extends Construct {
           statsBindAddresses: ['127.0.0.1', ...(statsHost ? [statsHost] : [])],
           allowFrom: p.publish.allowFrom.includes('0.0.0.0/0') ? [] : p.publish.allowFrom,
           healthCheck: p.healthCheck,
+          failureHandling: p.failureHandling,
           servers: this.backendServers(),
           timeouts: p.timeouts,
           resolver: `${DOCKER_DNS}:53`,

@@ -189,6 +189,18 @@ describe('LoadBalancer TLS', () => {
     expect(byName(tf, 'docker_container', 'test-lb').upload[1]).toMatchObject({ content: '${var.cert}\n${var.key}', permissions: '0600' });
   });
 
+  it('takes the failure handling from props', () => {
+    const { tf } = synthStack((stack) => {
+      new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')], failureHandling: { retries: 5, errorLimit: 0, slowStartSeconds: 30 } });
+    });
+    const cfg = uploaded(byName(tf, 'docker_container', 'test-lb'), CONFIG);
+    expect(cfg).toContain('  retries 5\n');
+    expect(cfg).toContain('  default-server check inter 2s fall 3 rise 2 slowstart 30s resolvers docker');
+    expect(() =>
+      synthStack((stack) => new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')], failureHandling: { retries: 11 } })),
+    ).toThrow('test/lb: failureHandling.retries must be an integer between 0 and 10 (got 11)');
+  });
+
   it('with tls: false, serves HTTP only and says so in a label', () => {
     let url = '';
     const { tf } = synthStack((stack) => {

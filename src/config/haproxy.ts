@@ -24,6 +24,16 @@ export interface HaproxyTls {
   readonly publicPort: number;
 }
 
+/** What HAProxy does about a failing server, besides the active checks. */
+export interface HaproxyFailureHandling {
+  /** Attempts after a failed one, each on another server (redispatch). */
+  readonly retries: number;
+  /** Layer-7 errors on live traffic that take a server out before the checks would; 0: off. */
+  readonly errorLimit: number;
+  /** A returning server's share of traffic ramps up over this many seconds; 0: at once. */
+  readonly slowStartSeconds: number;
+}
+
 export interface HaproxyModel {
   /** Port the public (HTTP) frontend binds inside the container. */
   readonly listenPort: number;
@@ -41,6 +51,7 @@ export interface HaproxyModel {
   /** Source CIDRs allowed on the public ports; others are refused on connect. Empty: all. */
   readonly allowFrom: readonly string[];
   readonly healthCheck: HaproxyHealthCheck;
+  readonly failureHandling: HaproxyFailureHandling;
   readonly servers: readonly HaproxyServer[];
   readonly timeouts: { readonly connectSeconds: number; readonly clientSeconds: number; readonly serverSeconds: number };
   /** DNS server that resolves backend names; Docker's embedded DNS on user-defined networks. */
@@ -51,6 +62,7 @@ export interface HaproxyModel {
 /** Renders haproxy.cfg. Pure: same model, same text. */
 export function renderHaproxyConfig(m: HaproxyModel): string {
   const hc = m.healthCheck;
+  const fh = m.failureHandling;
   const lines = [
     'global',
     '  log stdout format raw local0 info',
@@ -81,7 +93,7 @@ export function renderHaproxyConfig(m: HaproxyModel): string {
     // A failed attempt is retried on the other server: connection errors, and for idempotent
     // requests also empty responses, timeouts and 502/503/504 (a POST is never replayed).
     '  option redispatch 1',
-    '  retries 3',
+    `  retries ${fh.retries}`,
     '  retry-on conn-failure empty-response response-timeout 502 503 504',
     `  timeout connect ${m.timeouts.connectSeconds}s`,
     `  timeout client ${m.timeouts.clientSeconds}s`,
@@ -116,7 +128,7 @@ export function renderHaproxyConfig(m: HaproxyModel): string {
     `  http-check expect status ${hc.expectStatus}`,
     // Passive checks too: layer-7 errors seen on live traffic take a server out before the
     // active checks would; a server that comes back gets traffic gradually.
-    `  default-server check inter ${hc.intervalSeconds}s fall ${hc.fall} rise ${hc.rise} observe layer7 error-limit 3 on-error mark-down slowstart 10s resolvers docker init-addr last,libc,none resolve-prefer ipv4`,
+    `  default-server check inter ${hc.intervalSeconds}s fall ${hc.fall} rise ${hc.rise}${fh.errorLimit ? ` observe layer7 error-limit ${fh.errorLimit} on-error mark-down` : ''}${fh.slowStartSeconds ? ` slowstart ${fh.slowStartSeconds}s` : ''} resolvers docker init-addr last,libc,none resolve-prefer ipv4`,
     // Two slots per DNS name: during a rolling replacement the name resolves to the old and the
     // new container, and both serve until the old one is gone (slots "<name>.1", "<name>.2").
     ...m.servers.map((s) => `  server-template ${s.name}. 2 ${s.host}:${s.port}`),

@@ -13,6 +13,7 @@ const model: HaproxyModel = {
   statsBindAddresses: ['127.0.0.1'],
   allowFrom: [],
   healthCheck: { path: '/healthz', expectStatus: 200, intervalSeconds: 2, timeoutSeconds: 2, fall: 3, rise: 2 },
+  failureHandling: { retries: 3, errorLimit: 3, slowStartSeconds: 10 },
   servers: [
     { name: 'web-server-1-nginx', host: 'web-server-1-nginx', port: 80 },
     { name: 'web-server-2-nginx', host: 'web-server-2-nginx', port: 80 },
@@ -45,6 +46,20 @@ describe('renderHaproxyConfig, checked by haproxy -c', () => {
       const r = check(renderHaproxyConfig({ ...model, healthCheck: hc }));
       expect(r.status, r.output).toBe(0);
       expect(r.warnings).toEqual([]);
+    }
+  });
+
+  it('accepts the failure handling at its limits, and turned off', () => {
+    for (const failureHandling of [
+      { retries: 0, errorLimit: 0, slowStartSeconds: 0 },
+      { retries: 10, errorLimit: 100, slowStartSeconds: 3600 },
+    ]) {
+      const cfg = renderHaproxyConfig({ ...model, failureHandling });
+      const r = check(cfg);
+      expect(r.status, r.output).toBe(0);
+      expect(r.warnings).toEqual([]);
+      expect(cfg.includes('observe layer7')).toBe(failureHandling.errorLimit > 0);
+      expect(cfg.includes('slowstart')).toBe(failureHandling.slowStartSeconds > 0);
     }
   });
 

@@ -1,0 +1,28 @@
+// Prints the figures of `bench/drills.sh` runs and their medians (argv: directory, runs).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { median } from './stats';
+
+const [dir, runsArg] = process.argv.slice(2);
+const runs = Array.from({ length: Number(runsArg) }, (_, i) => i + 1);
+const read = (kind: string, i: number) => JSON.parse(readFileSync(join(dir, `${kind}-${i}.json`), 'utf8'));
+const rows: [string, (i: number) => number][] = [
+  ['web: docker kill app container, failed requests', (i) => read('web', i).killDrills['server-1-app'].failed],
+  ['web: docker kill Nginx container, failed requests', (i) => read('web', i).killDrills['server-1-nginx'].failed],
+  ['web: HAProxy reload with a changed config, failed requests', (i) => read('web', i).reloadDrill.failed],
+  ['web: rolling deploy of a changed codebase, failed requests', (i) => read('web', i).rolloutDrill.failed],
+  ['web: rolling deploy, requests sent', (i) => read('web', i).rolloutDrill.requests],
+  ['web: rolling deploy, cdktf deploy seconds', (i) => read('web', i).rolloutDrill.deploySeconds],
+  ['pair: kill -9 active HAProxy, error window ms', (i) => read('pair', i).killHaproxy.windowMs],
+  ['pair: kill -9 active HAProxy, failed requests', (i) => read('pair', i).killHaproxy.failed],
+  ['pair: docker kill active node, error window ms', (i) => read('pair', i).killContainer.windowMs],
+  ['pair: docker kill active node, failed requests', (i) => read('pair', i).killContainer.failed],
+  ['pair: docker stop active node, error window ms', (i) => read('pair', i).stopContainer.windowMs],
+  ['pair: docker stop active node, failed requests', (i) => read('pair', i).stopContainer.failed],
+];
+console.log(`| Drill | ${runs.map((i) => `run ${i}`).join(' | ')} | median |`);
+console.log(`|---|${runs.map(() => '---|').join('')}---|`);
+for (const [name, get] of rows) {
+  const values = runs.map(get);
+  console.log(`| ${name} | ${values.join(' | ')} | ${median(values)} |`);
+}
