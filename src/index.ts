@@ -23,5 +23,5 @@ export { renderKeepalivedConfig, renderLbNodeSupervisor, renderLbHealthCheck, KE
 export type { KeepalivedModel } from './config/keepalived';
 export { renderNginxConfig } from './config/nginx';
 export type { NginxModel } from './config/nginx';
-export { renderMyCnf, renderDbEntrypoint, renderBootstrapSql, semiSyncSettings, DB_PATHS, DB_SECRET_FILES, DB_TLS_FILES, EXPORTER_USER } from './config/mysql';
+export { renderMyCnf, renderDbEntrypoint, renderBootstrapSql, semiSyncSettings, DB_PATHS, DB_SECRET_FILES, DB_TLS_FILES, EXPORTER_USER, HEARTBEAT } from './config/mysql';
 export type { DatabaseEngine, DatabaseRole, MyCnfModel, DbEntrypointModel, DbTlsFiles } from './config/mysql';

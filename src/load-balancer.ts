@@ -363,22 +363,22 @@ export class LoadBalancer extends Construct {
     // One config per node: the stats frontend binds the node's own management alias.
     const config = (statsHost: string | undefined) =>
       Lazy.stringValue({
-      produce: () =>
-        terraformLiteral(renderHaproxyConfig({
-          listenPort: p.listenPort,
-          tls: pem ? { pemPath: CERT_PATH, listenPort: p.tlsListenPort, publicPort: this.publishedHttpsPort ?? p.tlsListenPort } : undefined,
-          runAsUser: 'haproxy',
-          statsPort: p.statsPort,
-          statsBindAddresses: ['127.0.0.1', ...(statsHost ? [statsHost] : [])],
-          allowFrom: p.publish.allowFrom.includes('0.0.0.0/0') ? [] : p.publish.allowFrom,
-          healthCheck: p.healthCheck,
-          failureHandling: p.failureHandling,
-          servers: this.backendServers(),
-          timeouts: p.timeouts,
-          resolver: `${DOCKER_DNS}:53`,
-          maxConnections: p.maxConnections,
-        })),
-    });
+        produce: () =>
+          terraformLiteral(renderHaproxyConfig({
+            listenPort: p.listenPort,
+            tls: pem ? { pemPath: CERT_PATH, listenPort: p.tlsListenPort, publicPort: this.publishedHttpsPort ?? p.tlsListenPort } : undefined,
+            runAsUser: 'haproxy',
+            statsPort: p.statsPort,
+            statsBindAddresses: ['127.0.0.1', ...(statsHost ? [statsHost] : [])],
+            allowFrom: p.publish.allowFrom.includes('0.0.0.0/0') ? [] : p.publish.allowFrom,
+            healthCheck: p.healthCheck,
+            failureHandling: p.failureHandling,
+            servers: this.backendServers(),
+            timeouts: p.timeouts,
+            resolver: `${DOCKER_DNS}:53`,
+            maxConnections: p.maxConnections,
+          })),
+      });
     const hc = healthcheck({
       // The official image has no curl; bash's /dev/tcp asks HAProxy's monitor-uri instead.
       test: [

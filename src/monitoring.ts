@@ -9,7 +9,7 @@ import { AppServerPair } from './app-server-pair';
 import { AlertReceiver, renderAlertmanagerConfig } from './config/alertmanager';
 import { HTTPS_PROBE_MODULE, renderBlackboxConfig } from './config/blackbox';
 import { DASHBOARD_FILES, dashboardsDir, renderGrafanaDashboardProvider, renderGrafanaDatasource } from './config/grafana';
-import { EXPORTER_USER } from './config/mysql';
+import { EXPORTER_USER, HEARTBEAT } from './config/mysql';
 import { AlertThresholds, DEFAULT_ALERT_THRESHOLDS, ProbeJob, renderAlertRules, renderPrometheusConfig, ScrapeJob } from './config/prometheus';
 import { defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, hardening, healthcheck, memoryLimit, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
@@ -226,7 +226,17 @@ export class Monitoring extends Construct {
           new container.Container(this, `${server.role === 'primary' ? 'Primary' : 'Replica'}MysqldExporter`, {
             ...base(name, hc, 'mysqld-exporter'),
             image: img('mysqldExporter'),
-            entrypoint: ['/bin/mysqld_exporter', `--config.my-cnf=${CONF}/exporter.cnf`, `--mysqld.address=${server.host}:${db.port}`, `--web.listen-address=${at(name, PORTS.mysqldExporter)}`],
+            entrypoint: [
+              '/bin/mysqld_exporter',
+              `--config.my-cnf=${CONF}/exporter.cnf`,
+              `--mysqld.address=${server.host}:${db.port}`,
+              `--web.listen-address=${at(name, PORTS.mysqldExporter)}`,
+              // Lag from the primary's heartbeat: mysql_heartbeat_now_timestamp_seconds - mysql_heartbeat_stored_timestamp_seconds.
+              '--collect.heartbeat',
+              `--collect.heartbeat.database=${HEARTBEAT.database}`,
+              `--collect.heartbeat.table=${HEARTBEAT.table}`,
+              '--collect.heartbeat.utc',
+            ],
             // Read by the exporter's unprivileged user; only the exporter runs in this container.
             // With the database's TLS on, the exporter verifies its certificate like the apps do.
             // (mysqld_exporter drops a [client] section with any key it does not know.)

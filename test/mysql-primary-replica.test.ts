@@ -226,10 +226,10 @@ describe('MySqlPrimaryReplica', () => {
 
     it('makes the replica verify the primary: SOURCE_SSL on MySQL, MASTER_SSL on MariaDB', () => {
       expect(synth({ tls: true }).replica.entrypoint).toContain(
-        `SOURCE_RETRY_COUNT=86400, SOURCE_SSL=1, SOURCE_SSL_CA='${DB_TLS_FILES.ca}', SOURCE_SSL_VERIFY_SERVER_CERT=1;`,
+        `SOURCE_RETRY_COUNT=86400, SOURCE_HEARTBEAT_PERIOD=1, SOURCE_SSL=1, SOURCE_SSL_CA='${DB_TLS_FILES.ca}', SOURCE_SSL_VERIFY_SERVER_CERT=1;`,
       );
       expect(synth({ tls: true, engine: 'mariadb' }).replica.entrypoint).toContain(
-        `MASTER_CONNECT_RETRY=2, MASTER_SSL=1, MASTER_SSL_CA='${DB_TLS_FILES.ca}', MASTER_SSL_VERIFY_SERVER_CERT=1;`,
+        `MASTER_CONNECT_RETRY=2, MASTER_HEARTBEAT_PERIOD=1, MASTER_SSL=1, MASTER_SSL_CA='${DB_TLS_FILES.ca}', MASTER_SSL_VERIFY_SERVER_CERT=1;`,
       );
     });
 

@@ -28,6 +28,9 @@ export interface DbTlsFiles {
   readonly key: string;
 }
 
+/** Where the primary writes its heartbeat (UTC, every second). */
+export const HEARTBEAT = { database: 'dws', table: 'heartbeat' } as const;
+
 /** The monitoring user mysqld_exporter logs in as. */
 export const EXPORTER_USER = 'exporter';
 
@@ -97,6 +100,10 @@ export function renderMyCnf(m: MyCnfModel): string {
     ['log_bin', 'binlog'],
     ['sync_binlog', 1],
     ['innodb_flush_log_at_trx_commit', 1],
+    // Runs the heartbeat event (MariaDB's default is OFF). Binary logs are kept 7 days (MariaDB
+    // would keep them forever).
+    ['event_scheduler', 'ON'],
+    ['binlog_expire_logs_seconds', 604800],
   ];
   if (m.engine === 'mysql') {
     // MySQL 8.4+: ROW is the default and binlog_format is deprecated, so it is not set.
@@ -111,6 +118,9 @@ export function renderMyCnf(m: MyCnfModel): string {
     if (replica) settings.push(['read_only', 'ON']);
   }
   if (replica) settings.push(['relay_log', 'relay-bin'], ['relay_log_recovery', 'ON']);
+  // A replica cut off without a word (network gone) notices within 5 s, not 60 s, and reconnects
+  // (every 2 s): the primary sends a heartbeat every second (see the CHANGE ... TO statement).
+  settings.push([m.engine === 'mysql' ? 'replica_net_timeout' : 'slave_net_timeout', 5]);
   if (m.semiSyncTimeoutMs !== undefined) settings.push(...semiSyncSettings(m.engine, m.role, m.semiSyncTimeoutMs));
   // Same names in both engines; the socket counts as secure, so the local bootstrap is unaffected.
   if (m.tls) settings.push(['ssl_ca', m.tls.ca], ['ssl_cert', m.tls.cert], ['ssl_key', m.tls.key], ['require_secure_transport', 'ON']);
@@ -175,6 +185,12 @@ export function renderBootstrapSql(m: DbEntrypointModel): string {
     // Logged on purpose: the replica starts from an empty GTID set and replays these.
     return [
       `CREATE DATABASE IF NOT EXISTS \`${m.databaseName}\` CHARACTER SET utf8mb4;`,
+      // Heartbeat (pt-heartbeat's idea): the primary writes the time every second; on the replica
+      // now minus that time is the replication lag, whatever the replica reports about itself.
+      // Replicated events stay disabled on the replica. mysqld_exporter reads it (heartbeat collector).
+      `CREATE DATABASE IF NOT EXISTS ${HEARTBEAT.database};`,
+      `CREATE TABLE IF NOT EXISTS ${HEARTBEAT.database}.${HEARTBEAT.table} (server_id INT UNSIGNED NOT NULL PRIMARY KEY, ts DATETIME(6) NOT NULL);`,
+      `CREATE EVENT IF NOT EXISTS ${HEARTBEAT.database}.${HEARTBEAT.table} ON SCHEDULE EVERY 1 SECOND DO REPLACE INTO ${HEARTBEAT.database}.${HEARTBEAT.table} (server_id, ts) VALUES (@@server_id, UTC_TIMESTAMP(6));`,
       ...m.appUserHosts.flatMap((h) => [
         `CREATE USER IF NOT EXISTS '${m.appUser}'@'${h}' IDENTIFIED BY '\${APP_PASSWORD}'${requireSsl};`,
         `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES, CREATE TEMPORARY TABLES, LOCK TABLES ON \`${m.databaseName}\`.* TO '${m.appUser}'@'${h}';`,
@@ -195,10 +211,10 @@ export function renderBootstrapSql(m: DbEntrypointModel): string {
   // TLS: the replica checks the primary's certificate against the CA and against primaryHost.
   const source =
     m.engine === 'mysql'
-      ? `CHANGE REPLICATION SOURCE TO SOURCE_HOST='${m.primaryHost}', SOURCE_PORT=${m.port}, SOURCE_USER='${m.replicationUser}', SOURCE_PASSWORD='\${REPLICATION_PASSWORD}', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, SOURCE_CONNECT_RETRY=2, SOURCE_RETRY_COUNT=86400${
+      ? `CHANGE REPLICATION SOURCE TO SOURCE_HOST='${m.primaryHost}', SOURCE_PORT=${m.port}, SOURCE_USER='${m.replicationUser}', SOURCE_PASSWORD='\${REPLICATION_PASSWORD}', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, SOURCE_CONNECT_RETRY=2, SOURCE_RETRY_COUNT=86400, SOURCE_HEARTBEAT_PERIOD=1${
           m.tls ? `, SOURCE_SSL=1, SOURCE_SSL_CA='${m.tls.ca}', SOURCE_SSL_VERIFY_SERVER_CERT=1` : ''
         };`
-      : `CHANGE MASTER TO MASTER_HOST='${m.primaryHost}', MASTER_PORT=${m.port}, MASTER_USER='${m.replicationUser}', MASTER_PASSWORD='\${REPLICATION_PASSWORD}', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=2${
+      : `CHANGE MASTER TO MASTER_HOST='${m.primaryHost}', MASTER_PORT=${m.port}, MASTER_USER='${m.replicationUser}', MASTER_PASSWORD='\${REPLICATION_PASSWORD}', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=2, MASTER_HEARTBEAT_PERIOD=1${
           m.tls ? `, MASTER_SSL=1, MASTER_SSL_CA='${m.tls.ca}', MASTER_SSL_VERIFY_SERVER_CERT=1` : ''
         };`;
   // Replication starts when the real server starts (no skip-replica-start there).

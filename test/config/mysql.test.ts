@@ -108,7 +108,28 @@ describe('MariaDB runs the rendered my.cnf and bootstrap SQL', () => {
     expect(client(primary, 'SELECT 1', 'root', '').status).not.toBe(0);
   });
 
+  it('writes a heartbeat on the primary every second, which the replica sees (its lag)', async () => {
+    const age = (server: typeof primary) => Number(client(server, 'SELECT TIMESTAMPDIFF(MICROSECOND, ts, UTC_TIMESTAMP(6)) FROM dws.heartbeat').stdout.trim()) / 1e6;
+    const seen = await new Promise<number[]>((resolve) => {
+      const ages: number[] = [];
+      const timer = setInterval(() => {
+        ages.push(age(replica));
+        if (ages.length === 5) {
+          clearInterval(timer);
+          resolve(ages);
+        }
+      }, 400);
+    });
+    // At most one event period (1 s) plus the lag; fresh on every look, never a stale row.
+    for (const a of seen) expect(a).toBeGreaterThanOrEqual(0);
+    for (const a of seen) expect(a).toBeLessThan(2);
+    expect(client(replica, "SELECT STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'dws'").stdout.trim()).toMatch(/DISABLED/);
+  });
+
   describe('semi-synchronous replication (AFTER_SYNC)', () => {
+    // The heartbeat commits every second too: pause it so the counts below are ours alone.
+    beforeAll(() => expect(client(primary, 'ALTER EVENT dws.heartbeat DISABLE').status).toBe(0));
+    afterAll(() => client(primary, 'ALTER EVENT dws.heartbeat ENABLE'));
     const status = () => {
       const rows = client(primary, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_%'").stdout.trim().split('\n');
       const m = Object.fromEntries(rows.map((r) => r.split('\t')));

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,38 @@ require('/app/node_modules/mysql2/promise')
   .then(async (c) => { const [rows] = await c.query(query); console.log('ok ' + JSON.stringify(rows)); })
   .catch((e) => console.log(e.message))
   .finally(() => process.exit(0)); // an open connection would keep node alive
+`;
+
+// Acknowledged writes for the database drills (see `writes` below). argv: host seconds rate firstId.
+const WRITER = `
+const [host, seconds, rate, firstId] = process.argv.slice(1).map((v, i) => (i ? Number(v) : v));
+const fs = require('fs');
+const mysql = require('/app/node_modules/mysql2/promise');
+const ca = process.env.DB_TLS_CA_FILE;
+const opts = { host, user: 'app', database: 'app', password: fs.readFileSync('/run/secrets/db-password', 'utf8').trim(), connectTimeout: 2000, ...(ca ? { ssl: { ca: fs.readFileSync(ca), verifyIdentity: true } } : {}) };
+(async () => {
+  const acked = [];
+  let failed = 0, maxWaitMs = 0, conn, id = firstId;
+  const started = Date.now();
+  while (Date.now() - started < seconds * 1000 && acked.length + failed < 2 * seconds * rate) {
+    const t0 = Date.now();
+    try {
+      conn ??= await mysql.createConnection(opts);
+      await conn.query('INSERT INTO drill (id) VALUES (?)', [id]);
+      acked.push(id);
+    } catch (e) {
+      failed++;
+      conn?.destroy();
+      conn = undefined;
+    }
+    id++;
+    const took = Date.now() - t0;
+    maxWaitMs = Math.max(maxWaitMs, took);
+    await new Promise((r) => setTimeout(r, Math.max(0, 1000 / rate - took)));
+  }
+  console.log(JSON.stringify({ acked, failed, maxWaitMs }));
+  process.exit(0);
+})();
 `;
 
 /** "rpl_semi_sync_source" -> "Rpl_semi_sync_source", as SHOW STATUS names it. */
@@ -77,6 +110,12 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
    */
   const loginFrom = (from: string, host: string, user: string, passwordFile: string, query: string) =>
     sh('docker', ['exec', '-i', from, 'node', '-e', NODE_LOGIN, host, user, passwordFile, query], { allowFail: true }).out.trim();
+
+  /** SHOW REPLICA STATUS on the replica, one field per line. */
+  const replicaStatus = () =>
+    sh('docker', ['exec', '-i', replica, 'bash', '-c', `exec ${client} --socket=/var/run/mysqld/mysqld.sock -uroot -p"$(cat /etc/dws/secrets/root-password)" --vertical`], {
+      input: 'SHOW REPLICA STATUS;',
+    }).out;
 
   /** SQL as root inside a database container, over its socket. */
   const sql = (container: string, query: string, allowFail = false) =>
@@ -272,9 +311,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
   });
 
   it('shows both replication threads running with no error, using GTIDs', () => {
-    const status = sh('docker', ['exec', '-i', replica, 'bash', '-c', `exec ${client} --socket=/var/run/mysqld/mysqld.sock -uroot -p"$(cat /etc/dws/secrets/root-password)" --vertical`], {
-      input: 'SHOW REPLICA STATUS;',
-    }).out;
+    const status = replicaStatus();
     expect(status).toMatch(/(Replica|Slave)_IO_Running: Yes/);
     expect(status).toMatch(/(Replica|Slave)_SQL_Running: Yes/);
     expect(status).toMatch(/Last_IO_Error: *$/m);
@@ -511,6 +548,14 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
       return [...v.mysql_up, ...v.nginx_up, ...v.probe_success].join(',') === '1,1,1,1,1' ? v : undefined;
     }, 60_000, 3000);
     expect(healthy).toBeDefined();
+    // Replication lag from the primary's heartbeat, on both servers: under 2 s (1 s event period).
+    const lag = await until(() => {
+      const v = values('mysql_heartbeat_now_timestamp_seconds - mysql_heartbeat_stored_timestamp_seconds').map(Number);
+      return v.length === 2 ? v : undefined;
+    }, 60_000, 3000);
+    figures.heartbeatLagSeconds = lag;
+    expect(lag).toBeDefined();
+    for (const l of lag!) expect(l).toBeLessThan(2);
   });
 
   it('exposes every metric the shipped Grafana dashboards query', () => {
@@ -585,6 +630,75 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     figures.noChangeDeploySeconds = seconds;
     expect(out).toMatch(/No changes/);
     expect(ids()).toEqual(before);
+  });
+
+  /**
+   * Acknowledged writes from an app container (its own account and TLS settings): one INSERT at a
+   * time into app.drill, `rate` per second for `seconds` (bounded: at most 2 x rate x seconds
+   * attempts), ids from `firstId`. A failed INSERT reconnects. Resolves to the acknowledged ids.
+   */
+  const writes = (seconds: number, rate: number, firstId: number) =>
+    new Promise<{ acked: number[]; failed: number; maxWaitMs: number }>((resolve, reject) =>
+      execFile('docker', ['exec', containerOf(`${prefix}-server-1-app`), 'node', '-e', WRITER, primary, String(seconds), String(rate), String(firstId)], { timeout: (seconds + 60) * 1000 }, (e, out, err) =>
+        e ? reject(new Error(`${e.message}\n${err}`)) : resolve(JSON.parse(out.trim().split('\n').pop()!)),
+      ),
+    );
+  /** The acknowledged ids a server does not have; undefined while it does not answer. */
+  const missingOn = (server: string, acked: number[]) => {
+    if (!acked.length) return [];
+    const r = sql(server, `SELECT id FROM app.drill WHERE id BETWEEN ${acked[0]} AND ${acked[acked.length - 1]};`, true);
+    if (r.status !== 0) return undefined;
+    const have = new Set(r.out.split('\n').filter(Boolean).map(Number));
+    return acked.filter((id) => !have.has(id));
+  };
+  /** Until the replica has every acknowledged id (bounded: 120 s); seconds it took, or undefined. */
+  const caughtUp = async (acked: number[]) => {
+    const started = Date.now();
+    const ok = await until(() => (missingOn(replica, acked)?.length === 0 ? true : undefined), 120_000, 500);
+    return ok ? (Date.now() - started) / 1000 : undefined;
+  };
+  const replicationHealthy = () => {
+    const status = sh('docker', ['exec', '-i', replica, 'bash', '-c', `exec ${client} --socket=/var/run/mysqld/mysqld.sock -uroot -p"$(cat /etc/dws/secrets/root-password)" --vertical`], { input: 'SHOW REPLICA STATUS;', allowFail: true }).out;
+    return /(Replica|Slave)_IO_Running: Yes/.test(status) && /(Replica|Slave)_SQL_Running: Yes/.test(status) && /Last_SQL_Errno: 0$/m.test(status) ? status : undefined;
+  };
+
+  it('drill: kill -9 of the replica during writes: it restarts, resumes with no replication error and catches up; no acknowledged write lost', async () => {
+    sql(primary, 'CREATE TABLE IF NOT EXISTS app.drill (id BIGINT PRIMARY KEY, at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6));');
+    const writing = writes(25, 50, 1_000_000);
+    await new Promise((r) => setTimeout(r, 5000));
+    // The server process from the host (PID 1 of the container ignores SIGKILL from inside).
+    sh('kill', ['-9', docker('inspect', '--format', '{{.State.Pid}}', replica)]);
+    const w = await writing;
+    const healthy = await until(() => (docker('inspect', '--format', '{{.State.Health.Status}}', replica) === 'healthy' ? true : undefined), 120_000, 1000);
+    const catchUpSeconds = await caughtUp(w.acked);
+    const status = await until(replicationHealthy, 30_000, 1000);
+    figures.replicaKillDrill = { acked: w.acked.length, failed: w.failed, maxWaitMs: w.maxWaitMs, catchUpSeconds, restarts: Number(docker('inspect', '--format', '{{.RestartCount}}', replica)) };
+    expect(healthy).toBe(true);
+    expect(w.acked.length).toBeGreaterThan(100);
+    expect(missingOn(primary, w.acked)).toEqual([]);
+    expect(catchUpSeconds).toBeDefined();
+    expect(status).toBeDefined();
+  });
+
+  it('drill: replica cut off the data network for 30 s during writes: writes go on (semi-sync times out), it catches up after', async () => {
+    const writing = writes(50, 50, 2_000_000);
+    await new Promise((r) => setTimeout(r, 5000));
+    docker('network', 'disconnect', `${prefix}-data`, replica);
+    try {
+      await new Promise((r) => setTimeout(r, 30_000));
+    } finally {
+      docker('network', 'connect', `${prefix}-data`, replica);
+    }
+    const w = await writing;
+    const catchUpSeconds = await caughtUp(w.acked);
+    const status = await until(replicationHealthy, 30_000, 1000);
+    figures.replicaDisconnectDrill = { acked: w.acked.length, failed: w.failed, maxWaitMs: w.maxWaitMs, catchUpSeconds };
+    // Writes stalled at most for the semi-sync timeout (10 s), then went on asynchronously.
+    expect(w.maxWaitMs).toBeLessThan(15_000);
+    expect(w.acked.length).toBeGreaterThan(1000);
+    expect(missingOn(primary, w.acked)).toEqual([]);
+    expect(catchUpSeconds).toBeDefined();
+    expect(status).toBeDefined();
   });
 
   it('leaves no container, network or volume after cdktf destroy', () => {

@@ -109,6 +109,21 @@ describe('a load balancer pair with a floating IP on a real Docker engine', () =
     expect(r.requests).toBeGreaterThan(100);
   });
 
+  it('is monitored on both nodes, and the floating IP is probed over verified HTTPS', async () => {
+    const fromMgmt = (u: string) => sh('docker', ['run', '--rm', '--network', `${prefix}-mgmt`, images().nginx, 'curl', '-sS', '--max-time', '5', u], { timeoutMs: 60_000 }).out;
+    const query = (q: string) =>
+      (JSON.parse(fromMgmt(`http://${prefix}-prometheus-mgmt:9090/api/v1/query?query=${encodeURIComponent(q)}`)).data.result as { metric: Record<string, string>; value: [number, string] }[]).map(
+        (r) => `${r.metric.instance} ${r.value[1]}`,
+      );
+    // Bounded: the first scrapes within 90 s.
+    const seen = await until(() => {
+      const v = { haproxy: query('up{job="haproxy"}').sort(), probe: query('probe_success') };
+      return v.haproxy.join() === `${prefix}-lb-1-mgmt:8404 1,${prefix}-lb-2-mgmt:8404 1` && v.probe.join() === `https://${vip}:443/ 1` ? v : undefined;
+    }, 90_000, 3000);
+    figures.monitoring = seen;
+    expect(seen).toBeDefined();
+  });
+
   it('drill: kill -9 of the active HAProxy: the other node takes the IP within 3 s', async () => {
     const active = (await until(holder, 30_000, 500))!;
     // Every haproxy process of the node (master and worker).
