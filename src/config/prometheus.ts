@@ -153,6 +153,7 @@ export const ALERT_NAMES: readonly string[] = [
   'MySQLReplicationIOThreadStopped',
   'MySQLReplicationSQLThreadStopped',
   'MySQLReplicationLag',
+  'MySQLReplicationHeartbeatLag',
   'MySQLSemiSyncDegraded',
   'PublicEndpointDown',
   'CertificateExpiringSoon',
@@ -220,6 +221,10 @@ export function alertRules(m: AlertRulesModel): AlertRule[] {
       `Replication SQL thread stopped on ${on}`, `The replica behind ${on} is not applying changes; see its last SQL error.`),
     rule('MySQLReplicationLag', `${rep.lag}{${j(m.jobs.mysql)}} > ${t.replicationLagSeconds}`, '1m', 'warning',
       `Replica behind ${on} lags`, `The replica behind ${on} is {{ $value | humanizeDuration }} behind the primary.`),
+    // By data, not by the replica's own account: the primary's heartbeat row (written every
+    // second) as seen on this server. Also fires when replication has stopped or is cut off.
+    rule('MySQLReplicationHeartbeatLag', `mysql_heartbeat_now_timestamp_seconds{${j(m.jobs.mysql)}} - mysql_heartbeat_stored_timestamp_seconds{${j(m.jobs.mysql)}} > ${t.replicationLagSeconds}`, '1m', 'warning',
+      `The primary's heartbeat on ${on} is old`, `The primary's heartbeat seen on ${on} is {{ $value | humanizeDuration }} old: the primary's writes reach it late or not at all.`),
     // Only where the source side is switched on (the primary): a MySQL replica loads the source
     // plugin too, with status 0; with semiSync: false nothing is switched on and nothing fires.
     rule('MySQLSemiSyncDegraded',

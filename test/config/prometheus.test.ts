@@ -129,6 +129,7 @@ function cases(engine: 'mysql' | 'mariadb'): Record<string, Case> {
     [s(semi.enabled, DB)]: flat(0),
   });
   const ch = { ...DB, master_host: 'web-db-primary' };
+  const hb = { ...DB, server_id: '1' };
   // A healthy pair: the primary has no replica series at all.
   const healthyPair = { [s('mysql_up', PRIMARY)]: flat(1), [s('mysql_up', DB)]: flat(1), [s(r.io, ch)]: flat(1), [s(r.sql, ch)]: flat(1), [s(r.lag, ch)]: flat(0) };
   const server = (name: string, state: string) => s('haproxy_server_status', { ...LB, proxy: 'app', server: name, state });
@@ -169,6 +170,12 @@ function cases(engine: 'mysql' | 'mariadb'): Record<string, Case> {
     MySQLReplicationIOThreadStopped: { fire: { ...healthyPair, [s(r.io, ch)]: flat(0) }, labels: ch, calm: healthyPair },
     MySQLReplicationSQLThreadStopped: { fire: { ...healthyPair, [s(r.sql, ch)]: flat(0) }, labels: ch, calm: healthyPair },
     MySQLReplicationLag: { fire: { ...healthyPair, [s(r.lag, ch)]: flat(45) }, labels: ch, value: '45s', calm: { ...healthyPair, [s(r.lag, ch)]: flat(29) } },
+    MySQLReplicationHeartbeatLag: {
+      fire: { ...healthyPair, [s('mysql_heartbeat_now_timestamp_seconds', hb)]: flat(2000), [s('mysql_heartbeat_stored_timestamp_seconds', hb)]: flat(1955) },
+      labels: hb,
+      value: '45s',
+      calm: { ...healthyPair, [s('mysql_heartbeat_now_timestamp_seconds', hb)]: flat(2000), [s('mysql_heartbeat_stored_timestamp_seconds', hb)]: flat(1999.4) },
+    },
     // Fires on the degraded primary only; quiet on a healthy primary and on the replica (status 0).
     MySQLSemiSyncDegraded: { fire: { ...healthyPair, ...semiSync(0) }, labels: PRIMARY, calm: { ...healthyPair, ...semiSync(1) } },
     PublicEndpointDown: { fire: { [s('probe_success', PROBE)]: flat(0) }, labels: PROBE, calm: { [s('probe_success', PROBE)]: flat(1) } },

@@ -587,7 +587,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     }
   });
 
-  it('alerts the webhook receiver when replication stops on the replica', async () => {
+  it('alerts the webhook receiver when replication stops on the replica (threads, then the heartbeat)', async () => {
     const stop = engine === 'mysql' ? 'STOP REPLICA' : 'STOP SLAVE';
     const since = Date.now();
     sql(replica, `${stop};`);
@@ -595,6 +595,10 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
       const delay = await alertDelay('MySQLReplicationIOThreadStopped', since, 240);
       figures.secondsToAlertReplicationStopped = delay;
       expect(delay).toBeDefined();
+      // The primary's heartbeat stops arriving too: lag by data (30 s old, for 1m).
+      const heartbeat = await alertDelay('MySQLReplicationHeartbeatLag', since, 240);
+      figures.secondsToAlertHeartbeatLag = heartbeat;
+      expect(heartbeat).toBeDefined();
     } finally {
       sql(replica, engine === 'mysql' ? 'START REPLICA;' : 'START SLAVE;');
     }
