@@ -107,8 +107,10 @@ export class DistributedWebStack extends Construct {
       const net = (nid: string, suffix: string, internal: boolean, ipamConfig?: network.NetworkIpamConfig[]) =>
         new network.Network(this, nid, { name: `${prefix}-${suffix}`, driver: 'bridge', internal, ipamConfig, labels: [{ label: 'dws.tier', value: suffix }] });
       // A load balancer pair needs fixed addresses on edge: Docker hands out only the upper half.
-      const pairSubnet = typeof props.loadBalancer?.pair?.subnet === 'string' ? parseSubnet(props.loadBalancer.pair.subnet) : undefined;
-      this.edgeNetwork = net('EdgeNetwork', 'edge', false, pairSubnet && props.loadBalancer?.pair ? [{ subnet: props.loadBalancer.pair.subnet, ipRange: upperHalf(pairSubnet) }] : undefined);
+      // (A bad subnet is reported by the LoadBalancer below.)
+      const subnet = props.loadBalancer?.pair?.subnet;
+      const pairSubnet = typeof subnet === 'string' ? parseSubnet(subnet) : undefined;
+      this.edgeNetwork = net('EdgeNetwork', 'edge', false, pairSubnet ? [{ subnet: subnet!, ipRange: upperHalf(pairSubnet) }] : undefined);
       this.appNetwork = net('AppNetwork', 'app', false);
       this.dataNetwork = net('DataNetwork', 'data', true);
       this.managementNetwork = net('ManagementNetwork', 'mgmt', true);

@@ -204,23 +204,18 @@ export function requiredMetricGroups(expr: string): string[][] {
   const tokens = tokenize(expr);
   let pos = 0;
   const peek = () => tokens[pos];
-  // or-expression: the lowest precedence; everything else binds tighter and means "both".
-  const orExpr = (): Cnf => {
-    let cnf = andExpr();
-    while (peek()?.kind === 'or') {
+  // One precedence level: operands joined by operators of one kind, folded left.
+  const level = (kind: 'or' | 'op', next: () => Cnf, join: (a: Cnf, b: Cnf) => Cnf) => (): Cnf => {
+    let cnf = next();
+    while (peek()?.kind === kind) {
       pos++;
-      cnf = either(cnf, andExpr());
+      cnf = join(cnf, next());
     }
     return cnf;
   };
-  const andExpr = (): Cnf => {
-    let cnf = operand();
-    while (peek()?.kind === 'op') {
-      pos++;
-      cnf = both(cnf, operand());
-    }
-    return cnf;
-  };
+  // or: the lowest precedence; everything else binds tighter and means "both".
+  const andExpr: () => Cnf = level('op', () => operand(), both);
+  const orExpr: () => Cnf = level('or', andExpr, either);
   // A metric, a parenthesised list (a group or a call's arguments), or nothing (a number, which
   // the tokenizer dropped, or a unary sign).
   const operand = (): Cnf => {

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DASHBOARD_FILES, dashboardQueries, dashboardsDir, requiredMetricGroups } from '../../src/config/grafana';
-import { Deployment, REPO, containerOf, docker, withoutGeneration, handshake, images, leftovers, removeLeftovers, request, sh, until } from './harness';
+import { Deployment, REPO, cleanUpAfterFailure, containerOf, docker, getFrom, handshake, healthyWithin, images, leftovers, removeLeftovers, request, saveFigures, sh, until, withoutGeneration } from './harness';
 
 // `cdktf deploy` of examples/basic onto the local Docker engine, checked from outside as a user
 // would, then destroyed. Once per engine. Figures go to the log and test/e2e/.work/<engine>.json.
@@ -96,7 +96,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     return hit ? (hit.at - since) / 1000 : undefined;
   };
   /** A GET from a client container on the management network. */
-  const fromMgmt = (u: string) => sh('docker', ['run', '--rm', '--network', `${prefix}-mgmt`, images().nginx, 'curl', '-sS', '--max-time', '5', u], { timeoutMs: 60_000 }).out;
+  const fromMgmt = (u: string) => getFrom(`${prefix}-mgmt`, u);
   // The stack's self-signed certificate, from its outputs: what a client must trust.
   let ca = '';
   const get = (u: string, init: { method?: string } = {}) => request(u, { ...init, ca });
@@ -112,9 +112,10 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     sh('docker', ['exec', '-i', from, 'node', '-e', NODE_LOGIN, host, user, passwordFile, query], { allowFail: true }).out.trim();
 
   /** SHOW REPLICA STATUS on the replica, one field per line. */
-  const replicaStatus = () =>
+  const replicaStatus = (allowFail = false) =>
     sh('docker', ['exec', '-i', replica, 'bash', '-c', `exec ${client} --socket=/var/run/mysqld/mysqld.sock -uroot -p"$(cat /etc/dws/secrets/root-password)" --vertical`], {
       input: 'SHOW REPLICA STATUS;',
+      allowFail,
     }).out;
 
   /** SQL as root inside a database container, over its socket. */
@@ -140,21 +141,8 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
 
   afterAll(() => {
     removeSink();
-    // A failed run still cleans up after itself (only our prefix).
-    const left = leftovers(prefix);
-    if (left.containers.length + left.networks.length + left.volumes.length > 0) {
-      if (deployment.hasState()) {
-        try {
-          deployment.destroy();
-        } catch (e) {
-          console.error(`[${engine}] destroy after failure: ${(e as Error).message.slice(-500)}`);
-        }
-      }
-      removeLeftovers(prefix);
-    }
-    mkdirSync(join(REPO, 'test', 'e2e', '.work'), { recursive: true });
-    writeFileSync(join(REPO, 'test', 'e2e', '.work', `${engine}.json`), JSON.stringify(figures, null, 2));
-    console.log(`[${engine}] figures: ${JSON.stringify(figures)}`);
+    cleanUpAfterFailure(deployment, prefix);
+    saveFigures(engine, figures);
   });
 
   it('answers 200 through the load balancer, alternating between both app servers', async () => {
@@ -665,7 +653,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     return ok ? (Date.now() - started) / 1000 : undefined;
   };
   const replicationHealthy = () => {
-    const status = sh('docker', ['exec', '-i', replica, 'bash', '-c', `exec ${client} --socket=/var/run/mysqld/mysqld.sock -uroot -p"$(cat /etc/dws/secrets/root-password)" --vertical`], { input: 'SHOW REPLICA STATUS;', allowFail: true }).out;
+    const status = replicaStatus(true);
     return /(Replica|Slave)_IO_Running: Yes/.test(status) && /(Replica|Slave)_SQL_Running: Yes/.test(status) && /Last_SQL_Errno: 0$/m.test(status) ? status : undefined;
   };
 
@@ -676,7 +664,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     // The server process from the host (PID 1 of the container ignores SIGKILL from inside).
     sh('kill', ['-9', docker('inspect', '--format', '{{.State.Pid}}', replica)]);
     const w = await writing;
-    const healthy = await until(() => (docker('inspect', '--format', '{{.State.Health.Status}}', replica) === 'healthy' ? true : undefined), 120_000, 1000);
+    const healthy = await healthyWithin(replica, 120_000);
     const catchUpSeconds = await caughtUp(w.acked);
     const status = await until(replicationHealthy, 30_000, 1000);
     figures.replicaKillDrill = { acked: w.acked.length, failed: w.failed, maxWaitMs: w.maxWaitMs, catchUpSeconds, restarts: Number(docker('inspect', '--format', '{{.RestartCount}}', replica)) };

@@ -129,6 +129,34 @@ export function leftovers(prefix: string): { containers: string[]; networks: str
   };
 }
 
+/** After a failed run: destroys what is left of the deployment (our prefix only), if anything. */
+export function cleanUpAfterFailure(deployment: Deployment, prefix: string): void {
+  const left = leftovers(prefix);
+  if (left.containers.length + left.networks.length + left.volumes.length === 0) return;
+  if (deployment.hasState()) {
+    try {
+      deployment.destroy();
+    } catch (e) {
+      console.error(`[${deployment.name}] destroy after failure: ${(e as Error).message.slice(-500)}`);
+    }
+  }
+  removeLeftovers(prefix);
+}
+
+/** Writes a run's figures to test/e2e/.work/<name>.json (read by bench/drills.sh) and the log. */
+export function saveFigures(name: string, figures: Record<string, unknown>): void {
+  mkdirSync(join(REPO, 'test', 'e2e', '.work'), { recursive: true });
+  writeFileSync(join(REPO, 'test', 'e2e', '.work', `${name}.json`), JSON.stringify(figures, null, 2));
+  console.log(`[${name}] figures: ${JSON.stringify(figures)}`);
+}
+
+/** A GET from a client container on a Docker network (bounded: 5 s). */
+export const getFrom = (network: string, url: string) => sh('docker', ['run', '--rm', '--network', network, images().nginx, 'curl', '-sS', '--max-time', '5', url], { timeoutMs: 60_000 }).out;
+
+/** Waits (bounded) until a container's healthcheck reports healthy. */
+export const healthyWithin = (container: string, timeoutMs: number) =>
+  until(() => (docker('inspect', '--format', '{{.State.Health.Status}}', container) === 'healthy' ? true : undefined), timeoutMs, 500);
+
 /** Removes what a crashed earlier run may have left (our prefix only). */
 export function removeLeftovers(prefix: string): void {
   const l = leftovers(prefix);

@@ -1,8 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Deployment, REPO, docker, images, leftovers, removeLeftovers, sh, until } from './harness';
+import { Deployment, cleanUpAfterFailure, docker, getFrom, healthyWithin, images, leftovers, removeLeftovers, saveFigures, sh, until } from './harness';
 
 // examples/basic with a load balancer pair (keepalived, floating IP on the edge network), checked
 // from a client container on the edge network, then destroyed. Figures go to the log and
@@ -71,8 +69,24 @@ describe('a load balancer pair with a floating IP on a real Docker engine', () =
     const holding = nodes.filter((n) => sh('docker', ['exec', n, 'ip', '-4', '-o', 'addr'], { allowFail: true }).out.includes(` ${vip}/`));
     return holding.length === 1 ? holding[0] : undefined;
   };
-  const healthy = (n: string) => until(() => (docker('inspect', '--format', '{{.State.Health.Status}}', n) === 'healthy' ? true : undefined), 90_000, 500);
+  const healthy = (n: string) => healthyWithin(n, 90_000);
   const other = (n: string) => nodes.find((x) => x !== n)!;
+  /**
+   * Runs `fault` on the node holding the IP, under load; records and logs the error window and
+   * where the IP went, and checks it went to the other node within 3 s (CI's bound; the goal is 1 s).
+   */
+  const failover = async (figure: string, what: string, seconds: number, fault: (active: string) => void) => {
+    const active = (await until(holder, 30_000, 500))!;
+    const r = await underLoad(seconds, () => fault(active));
+    const now = holder();
+    figures[figure] = { ...r, from: active, to: now };
+    console.log(`[pair] ${what} ${active}: ${JSON.stringify(r)}, IP now on ${now}`);
+    const check = () => {
+      expect(now).toBe(other(active));
+      expect(r.windowMs).toBeLessThanOrEqual(3000);
+    };
+    return { active, check };
+  };
 
   beforeAll(() => {
     if (deployment.hasState()) deployment.destroy();
@@ -85,20 +99,8 @@ describe('a load balancer pair with a floating IP on a real Docker engine', () =
   });
 
   afterAll(() => {
-    const left = leftovers(prefix);
-    if (left.containers.length + left.networks.length + left.volumes.length > 0) {
-      if (deployment.hasState()) {
-        try {
-          deployment.destroy();
-        } catch (e) {
-          console.error(`[pair] destroy after failure: ${(e as Error).message.slice(-500)}`);
-        }
-      }
-      removeLeftovers(prefix);
-    }
-    mkdirSync(join(REPO, 'test', 'e2e', '.work'), { recursive: true });
-    writeFileSync(join(REPO, 'test', 'e2e', '.work', 'pair.json'), JSON.stringify(figures, null, 2));
-    console.log(`[pair] figures: ${JSON.stringify(figures)}`);
+    cleanUpAfterFailure(deployment, prefix);
+    saveFigures('pair', figures);
   });
 
   it('serves through the floating IP, held by exactly one node, and publishes no port', async () => {
@@ -110,9 +112,8 @@ describe('a load balancer pair with a floating IP on a real Docker engine', () =
   });
 
   it('is monitored on both nodes, and the floating IP is probed over verified HTTPS', async () => {
-    const fromMgmt = (u: string) => sh('docker', ['run', '--rm', '--network', `${prefix}-mgmt`, images().nginx, 'curl', '-sS', '--max-time', '5', u], { timeoutMs: 60_000 }).out;
     const query = (q: string) =>
-      (JSON.parse(fromMgmt(`http://${prefix}-prometheus-mgmt:9090/api/v1/query?query=${encodeURIComponent(q)}`)).data.result as { metric: Record<string, string>; value: [number, string] }[]).map(
+      (JSON.parse(getFrom(`${prefix}-mgmt`, `http://${prefix}-prometheus-mgmt:9090/api/v1/query?query=${encodeURIComponent(q)}`)).data.result as { metric: Record<string, string>; value: [number, string] }[]).map(
         (r) => `${r.metric.instance} ${r.value[1]}`,
       );
     // Bounded: the first scrapes within 90 s.
@@ -125,15 +126,10 @@ describe('a load balancer pair with a floating IP on a real Docker engine', () =
   });
 
   it('drill: kill -9 of the active HAProxy: the other node takes the IP within 3 s', async () => {
-    const active = (await until(holder, 30_000, 500))!;
     // Every haproxy process of the node (master and worker).
     const kill = `for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = haproxy ] && kill -9 "\${p#/proc/}"; done; true`;
-    const r = await underLoad(10, () => docker('exec', active, 'bash', '-c', kill));
-    const now = holder();
-    figures.killHaproxy = { ...r, from: active, to: now };
-    console.log(`[pair] kill -9 haproxy on ${active}: ${JSON.stringify(r)}, IP now on ${now}`);
-    expect(now).toBe(other(active));
-    expect(r.windowMs).toBeLessThanOrEqual(3000);
+    const { active, check } = await failover('killHaproxy', 'kill -9 haproxy on', 10, (n) => docker('exec', n, 'bash', '-c', kill));
+    check();
     // The killed node comes back (restart policy) as the backup: the IP stays where it is.
     expect(await healthy(active)).toBe(true);
     await new Promise((res) => setTimeout(res, 3000));
@@ -141,26 +137,16 @@ describe('a load balancer pair with a floating IP on a real Docker engine', () =
   });
 
   it('drill: docker kill of the active load balancer container: the other node takes the IP within 3 s', async () => {
-    const active = (await until(holder, 30_000, 500))!;
-    const r = await underLoad(10, () => docker('kill', active));
-    const now = holder();
-    figures.killContainer = { ...r, from: active, to: now };
-    console.log(`[pair] docker kill ${active}: ${JSON.stringify(r)}, IP now on ${now}`);
+    const { active, check } = await failover('killContainer', 'docker kill', 10, (n) => docker('kill', n));
     docker('start', active);
-    expect(now).toBe(other(active));
-    expect(r.windowMs).toBeLessThanOrEqual(3000);
+    check();
     expect(await healthy(active)).toBe(true);
   });
 
   it('hands the IP over on docker stop of the active node (no failover wait)', async () => {
-    const active = (await until(holder, 30_000, 500))!;
-    const r = await underLoad(8, () => docker('stop', active));
-    const now = holder();
-    figures.stopContainer = { ...r, from: active, to: now };
-    console.log(`[pair] docker stop ${active}: ${JSON.stringify(r)}, IP now on ${now}`);
+    const { active, check } = await failover('stopContainer', 'docker stop', 8, (n) => docker('stop', n));
     docker('start', active);
-    expect(now).toBe(other(active));
-    expect(r.windowMs).toBeLessThanOrEqual(3000);
+    check();
     expect(await healthy(active)).toBe(true);
   });
 
