@@ -190,7 +190,6 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
       const name = `server-${index}`;
       const appHost = `${prefix}-${name}-app`;
       const nginxHost = `${prefix}-${name}-nginx`;
-      db?.allowClient?.(`${appHost}-*`);
       const fixedEnv: Record<string, string> = {
         PORT: String(p.appPort),
         SERVER_NAME: name,
@@ -199,6 +198,7 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
               DB_WRITE_HOST: db.writerHost,
               DB_READ_HOST: db.readerHost,
               DB_PORT: String(db.port),
+              DB_READ_PORT: String(db.readerPort ?? db.port),
               DB_NAME: db.databaseName,
               DB_USER: db.user,
               DB_PASSWORD_FILE,

@@ -34,7 +34,7 @@ export interface DistributedWebStackProps {
   /** App server settings (codebase, networks, database and image are set by the stack). */
   readonly appServers?: Omit<AppServerPairProps, 'codebase' | 'network' | 'database' | 'nginxImage' | 'namePrefix'>;
   /** Database settings (network and image are set by the stack). */
-  readonly database?: Omit<MySqlPrimaryReplicaProps, 'network' | 'image' | 'namePrefix'>;
+  readonly database?: Omit<MySqlPrimaryReplicaProps, 'network' | 'image' | 'routerImage' | 'namePrefix'>;
   /**
    * Also output the load balancer's allow-list (`loadBalancer.publish.allowFrom`) as a script for
    * the Docker host's DOCKER-USER chain (`<prefix>_docker_user_rules`). @default false
@@ -119,6 +119,7 @@ export class DistributedWebStack extends Construct {
         ...props.database,
         network: this.dataNetwork,
         image: p.images.database,
+        routerImage: p.images.haproxy,
         namePrefix: prefix,
       });
       this.appServers = new AppServerPair(this, 'AppServers', {

@@ -15,18 +15,22 @@ import {
   containerHostPattern,
   renderMyCnf,
 } from './config/mysql';
-import { defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, hardening, memoryLimit, healthcheck, terraformLiteral } from './docker';
+import { DB_ROUTER_PATHS, FAILOVER_PATHS, ROUTE_DIR, renderDbRouterConfig, renderFailoverAgent, renderRouteCheck } from './config/db-failover';
+import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, hardening, memoryLimit, healthcheck, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, registryImage } from './images';
 import { childPath, dockerName, imageRef, intBetween, parseProps, sqlIdentifier } from './validation';
 
 /** What an application needs to use a database: the writer and reader endpoints. */
 export interface IDatabaseConnection {
-  /** Docker DNS name for writes (the primary). */
+  /** Docker DNS name for writes: it reaches whichever node takes writes. */
   readonly writerHost: string;
-  /** Docker DNS name for reads (the replica). */
+  /** Docker DNS name for reads: the replica while it replicates, else the writer. */
   readonly readerHost: string;
+  /** The writer endpoint's port. */
   readonly port: number;
+  /** The reader endpoint's port. @default port */
+  readonly readerPort?: number;
   readonly databaseName: string;
   readonly user: string;
   /** The application user's password (a Terraform reference, never a literal). */
@@ -38,11 +42,22 @@ export interface IDatabaseConnection {
    * the database requires TLS: clients must connect with TLS, verifying against it.
    */
   readonly caCertificatePem?: string;
+}
+
+/** Who moves the writer, and when. */
+export interface DatabaseFailoverProps {
   /**
-   * Lets a client container (by its name) log in as the application user. A name ending in "-*"
-   * allows every container named "<name>-<suffix>" (containers replaced create-before-destroy).
+   * Promote the replica when the writer has been unreachable for `afterSeconds`, if the writer
+   * was replicating semi-synchronously to it when last seen (so no acknowledged write is lost).
+   * Needs semi-sync. `false`: the agent still routes, fences and rejoins, but only a deploy that
+   * changes `writer` moves the writer.
+   * @default true
    */
-  allowClient?(containerName: string): void;
+  readonly automatic?: boolean;
+  /** @default 5 */
+  readonly afterSeconds?: number;
+  /** Longest wait for the replica to apply what it received before it is promoted. @default 30 */
+  readonly catchUpTimeoutSeconds?: number;
 }
 
 export interface MySqlPrimaryReplicaProps {
@@ -87,11 +102,18 @@ export interface MySqlPrimaryReplicaProps {
   /** Memory limit of each server's container. @default 1024 */
   readonly memoryMb?: number;
   /**
-   * Containers (by name) the application user may connect from; more with allowClient()
-   * (AppServerPair registers its app containers). "name-*" allows every "name-<suffix>". Accounts are created on first start.
-   * @default none: from any host on the database network
+   * The node that takes writes: "primary" (`<prefix>-db-primary`) or "replica"
+   * (`<prefix>-db-replica`); the names are the nodes' first roles. Changing it and deploying is
+   * a planned switchover: the writer is fenced (read-only, its router sessions closed), the other
+   * node catches up and is promoted, the old writer replicates from it. After an automatic
+   * failover the writer stays where it is until this prop changes again.
+   * @default "primary"
    */
-  readonly clients?: string[];
+  readonly writer?: DatabaseRole;
+  /** Automatic failover. @default { automatic: true, afterSeconds: 5, catchUpTimeoutSeconds: 30 } */
+  readonly failover?: DatabaseFailoverProps;
+  /** The router's image (HAProxy 2.6+ with /bin/sh). @default "haproxy:3.0" */
+  readonly routerImage?: string;
   /** Container and volume names start with this. @default the stack's id */
   readonly namePrefix?: string;
 }
@@ -100,10 +122,6 @@ const settingValue = z.union([z.string(), z.number(), z.boolean()], { error: 'mu
 // One non-aborting check, so the union reports it rather than its own catch-all message.
 const SEMI_SYNC_TIMEOUT = 'must be a whole number of milliseconds between 100 and 86400000';
 const semiSyncTimeout = z.number({ error: SEMI_SYNC_TIMEOUT }).refine((v) => Number.isInteger(v) && v >= 100 && v <= 86_400_000, { error: SEMI_SYNC_TIMEOUT });
-// "name-*": every container named "name-<suffix>" (AppServerPair's generations).
-const clientName = z.string().refine((n) => dockerName.safeParse(n.replace(/-\*$/, '')).success, {
-  error: 'must be a container name such as "web-server-1-app", or "web-server-1-app-*" for every generation of it',
-});
 
 const schema = z.strictObject({
   network: z.any().refine((n) => n !== undefined && n !== null, { error: 'is required: the docker network both servers join' }),
@@ -123,9 +141,24 @@ const schema = z.strictObject({
     .default({ timeoutMs: 10_000 }),
   tls: z.boolean({ error: 'must be true or false' }).default(false),
   memoryMb: intBetween(256, 1_048_576).default(1024),
-  clients: z.array(clientName).default([]),
+  writer: z.enum(['primary', 'replica'], { error: 'must be "primary" or "replica"' }).default('primary'),
+  failover: z
+    .strictObject({
+      automatic: z.boolean({ error: 'must be true or false' }).optional(),
+      afterSeconds: intBetween(2, 3600).default(5),
+      catchUpTimeoutSeconds: intBetween(1, 3600).default(30),
+    })
+    .default({ afterSeconds: 5, catchUpTimeoutSeconds: 30 }),
+  routerImage: imageRef.optional(),
   namePrefix: dockerName.optional(),
 });
+
+/**
+ * Docker's DNS forwards a name it does not know (a container that is gone) to the host's
+ * resolvers, which can take 10-20 s to fail; a replica retrying its lost source, or the agent
+ * probing it, must learn sooner. Known names are answered locally in milliseconds.
+ */
+const FAST_DNS = ['timeout:1', 'attempts:1'];
 
 const CA_VALIDITY_DAYS = 3650;
 const SERVER_CERT_VALIDITY_DAYS = 365;
@@ -164,6 +197,12 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
   readonly writerHost: string;
   readonly readerHost: string;
   readonly port: number;
+  readonly readerPort: number;
+  /** The writer and reader endpoints: HAProxy, routing as the failover agent says. */
+  readonly router: container.Container;
+  /** The failover agent: picks the writer, fences, promotes, rejoins; writes the heartbeat. */
+  readonly failoverAgent: container.Container;
+  readonly failoverPassword: password.Password;
   readonly databaseName: string;
   readonly user: string;
   readonly password: string;
@@ -177,7 +216,6 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
    * mysqld_exporter's `ssl-ca`).
    */
   static readonly CLIENT_CA_FILE = '/run/secrets/db-ca.pem';
-  private readonly clients: string[];
   private readonly exporters: string[] = [];
 
   constructor(scope: Construct, id: string, props: MySqlPrimaryReplicaProps) {
@@ -186,23 +224,41 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
     ensureDockerProvider(this);
     ensureRandomProvider(this);
     const prefix = p.namePrefix ?? defaultNamePrefix(this);
+    const automatic = p.failover.automatic ?? p.semiSync !== false;
+    if (automatic && p.semiSync === false) {
+      throw new ValidationError(childPath(scope, id), 'failover.automatic', 'needs semiSync: without it the replica may lack acknowledged writes (got true with semiSync false)');
+    }
+    // A writer cut off from the agent and the replica but not from the router holds commits for up
+    // to the semi-sync timeout before it acknowledges them without the replica: the router must
+    // have cut it off (failover, plus up to 3 s of checks) before that, or such a write is lost.
+    if (automatic && p.semiSync !== false && (p.failover.afterSeconds + 3) * 1000 > p.semiSync.timeoutMs) {
+      throw new ValidationError(
+        childPath(scope, id),
+        'failover.afterSeconds',
+        `must be at least 3 s below the semi-sync timeout (${p.semiSync.timeoutMs} ms), so the old writer is cut off before it acknowledges a write without the replica (got ${p.failover.afterSeconds})`,
+      );
+    }
     this.engine = p.engine;
     this.network = p.network as network.Network;
     this.port = p.port;
+    this.readerPort = p.port + 1;
     this.databaseName = p.databaseName;
     this.user = p.appUser;
-    this.clients = [...p.clients];
-    this.writerHost = `${prefix}-db-primary`;
-    this.readerHost = `${prefix}-db-replica`;
+    const hosts: Record<DatabaseRole, string> = { primary: `${prefix}-db-primary`, replica: `${prefix}-db-replica` };
+    const routerName = `${prefix}-db-router`;
+    const agentName = `${prefix}-db-failover`;
+    this.writerHost = routerName;
+    this.readerHost = routerName;
 
     this.rootPassword = this.newSecret('RootPassword');
     this.replicationPassword = this.newSecret('ReplicationPassword');
     this.appPassword = this.newSecret('AppPassword');
+    this.failoverPassword = this.newSecret('FailoverPassword');
     this.password = this.appPassword.result;
 
     const semiSyncTimeoutMs = p.semiSync === false ? undefined : p.semiSync.timeoutMs;
     if (p.tls) {
-      this.tls = this.certificates(prefix);
+      this.tls = this.certificates(prefix, hosts, routerName);
       this.caCertificatePem = this.tls.caCertificate.certPem;
     }
     const tls = this.tls;
@@ -216,16 +272,16 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
         databaseName: p.databaseName,
         appUser: p.appUser,
         replicationUser: p.replicationUser,
-        primaryHost: this.writerHost,
-        replicationUserHosts: [containerHostPattern(this.readerHost)],
+        primaryHost: hosts.primary,
+        // Either node may replicate from the other; apps come only through the router.
+        replicationUserHosts: [containerHostPattern(hosts.primary), containerHostPattern(hosts.replica)],
+        appUserHosts: [containerHostPattern(routerName)],
+        failoverUserHosts: [containerHostPattern(agentName)],
         tls: tlsFiles,
       };
-      // Lazy: clients registered after construction (allowClient) are included.
+      // Lazy: exporters allowed after construction are included.
       const entrypoint = Lazy.stringValue({
-        produce: () => {
-          const appUserHosts = this.clients.length ? this.clients.map(containerHostPattern) : ['%'];
-          return terraformLiteral(renderDbEntrypoint({ ...model, appUserHosts, exporterUserHosts: this.exporters.map(containerHostPattern) }));
-        },
+        produce: () => terraformLiteral(renderDbEntrypoint({ ...model, exporterUserHosts: this.exporters.map(containerHostPattern) })),
       });
       const roleId = role === 'primary' ? 'Primary' : 'Replica';
       const vol = new volume.Volume(this, `${roleId}Data`, { name: `${host}-data` });
@@ -239,7 +295,12 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       const secrets = [
         [DB_SECRET_FILES.root, this.rootPassword],
         [DB_SECRET_FILES.replication, this.replicationPassword],
-        ...(role === 'primary' ? [[DB_SECRET_FILES.app, this.appPassword] as const] : []),
+        ...(role === 'primary'
+          ? [
+              [DB_SECRET_FILES.app, this.appPassword] as const,
+              [DB_SECRET_FILES.failover, this.failoverPassword] as const,
+            ]
+          : []),
       ] as const;
       const secretUploads = () => [
         ...secrets,
@@ -267,6 +328,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
           ],
         }),
         networksAdvanced: [{ name: this.network.name, aliases: [host] }],
+        dnsOpts: FAST_DNS,
         mounts: [{ type: 'volume', source: vol.name, target: DB_PATHS.dataDir }],
         // The entrypoint (root) prepares the mysql-owned data directory, then the server drops
         // to the mysql user: CHOWN, DAC_OVERRIDE and FOWNER for the first, SETUID/SETGID for it.
@@ -282,13 +344,86 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       });
       return { role, container: c, volume: vol, host };
     };
-    this.primary = server('primary', p.serverIdBase, this.writerHost);
+    this.primary = server('primary', p.serverIdBase, hosts.primary);
     // The replica replays the primary's log from the start: the primary must be up first.
-    this.replica = server('replica', p.serverIdBase + 1, this.readerHost, this.primary.container);
+    this.replica = server('replica', p.serverIdBase + 1, hosts.replica, this.primary.container);
+
+    // The agent and the router share the route files on a volume; the router only reads them.
+    const routes = new volume.Volume(this, 'Routes', { name: `${prefix}-db-routes` });
+    const routeMount = (readOnly: boolean): container.ContainerMounts => ({ type: 'volume', source: routes.name, target: ROUTE_DIR, readOnly });
+    const agentHc = healthcheck({
+      // Healthy once a writer is routed: the deploy goes on to the apps only then.
+      test: ['CMD', 'bash', '-c', `read -r w < ${ROUTE_DIR}/writer && [ -n "$w" ]`],
+      intervalSeconds: 1,
+      timeoutSeconds: 2,
+      startPeriodSeconds: 120,
+      retries: 3,
+    });
+    this.failoverAgent = new container.Container(this, 'FailoverAgent', {
+      name: agentName,
+      image: this.image.imageId,
+      entrypoint: ['bash', FAILOVER_PATHS.agent],
+      user: 'root',
+      upload: [
+        {
+          file: FAILOVER_PATHS.agent,
+          executable: true,
+          content: terraformLiteral(
+            renderFailoverAgent({
+              engine: p.engine,
+              nodes: [hosts.primary, hosts.replica],
+              port: p.port,
+              wantedWriter: hosts[p.writer],
+              automatic,
+              failoverAfterSeconds: p.failover.afterSeconds,
+              catchUpTimeoutSeconds: p.failover.catchUpTimeoutSeconds,
+              rebuildTimeoutSeconds: 3600,
+              replicationUser: p.replicationUser,
+              tls: p.tls,
+              semiSync: p.semiSync !== false,
+            }),
+          ),
+        },
+        { file: `${FAILOVER_PATHS.secrets}/${DB_SECRET_FILES.failover}`, content: this.failoverPassword.result, permissions: '0600' },
+        { file: `${FAILOVER_PATHS.secrets}/${DB_SECRET_FILES.replication}`, content: this.replicationPassword.result, permissions: '0600' },
+        ...(tls ? [{ file: DB_TLS_FILES.ca, content: tls.caCertificate.certPem, permissions: '0444' }] : []),
+      ],
+      networksAdvanced: [{ name: this.network.name, aliases: [agentName] }],
+      dnsOpts: FAST_DNS,
+      mounts: [routeMount(false)],
+      ...hardening([]),
+      ...memoryLimit(128),
+      restart: 'unless-stopped',
+      healthcheck: agentHc.healthcheck,
+      labels: [agentHc.label, { label: 'dws.role', value: 'database-failover' }],
+      wait: true,
+      waitTimeout: 300,
+      dependsOn: [this.primary.container, this.replica.container],
+    });
+    this.router = new container.Container(this, 'Router', {
+      name: routerName,
+      image: registryImage(this, 'RouterImage', p.routerImage ?? DEFAULT_IMAGES.haproxy).imageId,
+      entrypoint: ['haproxy', '-W', '-db', '-f', DB_ROUTER_PATHS.config],
+      upload: [
+        {
+          file: DB_ROUTER_PATHS.config,
+          content: renderDbRouterConfig({ nodes: [hosts.primary, hosts.replica], nodePort: p.port, writerPort: this.port, readerPort: this.readerPort, resolver: DOCKER_DNS, maxConnections: 4000 }),
+        },
+        // Run by HAProxy's own user.
+        { file: DB_ROUTER_PATHS.routeCheck, content: renderRouteCheck(), permissions: '0755' },
+      ],
+      networksAdvanced: [{ name: this.network.name, aliases: [routerName] }],
+      mounts: [routeMount(true)],
+      // The image's own unprivileged user; the ports are above 1024.
+      ...hardening([]),
+      ...memoryLimit(128),
+      restart: 'unless-stopped',
+      labels: [{ label: 'dws.role', value: 'database-router' }],
+    });
   }
 
   /** A private CA, and a certificate for each server's Docker DNS name signed by it. */
-  private certificates(prefix: string): DatabaseTls {
+  private certificates(prefix: string, hosts: Record<DatabaseRole, string>, routerName: string): DatabaseTls {
     ensureTlsProvider(this);
     const caKey = new privateKey.PrivateKey(this, 'TlsCaKey', { algorithm: 'ECDSA', ecdsaCurve: 'P256' });
     const caCertificate = new selfSignedCert.SelfSignedCert(this, 'TlsCa', {
@@ -298,9 +433,10 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       validityPeriodHours: CA_VALIDITY_DAYS * 24,
       allowedUses: ['cert_signing', 'crl_signing', 'digital_signature'],
     });
+    // Clients reach either node through the router: each certificate names it too.
     const server = (roleId: string, host: string) => {
       const key = new privateKey.PrivateKey(this, `${roleId}TlsKey`, { algorithm: 'ECDSA', ecdsaCurve: 'P256' });
-      const request = new certRequest.CertRequest(this, `${roleId}TlsRequest`, { privateKeyPem: key.privateKeyPem, subject: [{ commonName: host }], dnsNames: [host] });
+      const request = new certRequest.CertRequest(this, `${roleId}TlsRequest`, { privateKeyPem: key.privateKeyPem, subject: [{ commonName: host }], dnsNames: [host, routerName] });
       const certificate = new locallySignedCert.LocallySignedCert(this, `${roleId}TlsCertificate`, {
         certRequestPem: request.certRequestPem,
         caPrivateKeyPem: caKey.privateKeyPem,
@@ -311,7 +447,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       });
       return { key, certificate };
     };
-    return { caKey, caCertificate, servers: { primary: server('Primary', this.writerHost), replica: server('Replica', this.readerHost) } };
+    return { caKey, caCertificate, servers: { primary: server('Primary', hosts.primary), replica: server('Replica', hosts.replica) } };
   }
 
   /**
@@ -328,11 +464,6 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
     return this.monitoringPassword;
   }
 
-  /** Lets a client container (by its name) log in as the application user. */
-  allowClient(containerName: string): void {
-    addContainerName(this.node.path, this.clients, containerName, 'client', 'web-server-1-app');
-  }
-
   /** Letters and digits only: safe in SQL and shell without quoting rules. */
   private newSecret(id: string): password.Password {
     return new password.Password(this, id, { length: 32, special: false });
@@ -341,7 +472,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
 
 /** Adds a container name to an account's host list once; a malformed name is refused. */
 function addContainerName(path: string, list: string[], name: string, field: string, example: string): void {
-  if (!clientName.safeParse(name).success) {
+  if (!dockerName.safeParse(name).success) {
     throw new ValidationError(path, field, `must be a container name such as "${example}" (got ${JSON.stringify(name)})`);
   }
   if (!list.includes(name)) list.push(name);

@@ -1,6 +1,6 @@
 'use strict';
 // Demo app for cdktf-distributed-web-stack. Configuration comes from the environment that
-// AppServerPair sets: PORT, SERVER_NAME, DB_WRITE_HOST, DB_READ_HOST, DB_PORT, DB_NAME,
+// AppServerPair sets: PORT, SERVER_NAME, DB_WRITE_HOST, DB_READ_HOST, DB_PORT, DB_READ_PORT, DB_NAME,
 // DB_USER, DB_PASSWORD_FILE, and DB_TLS_CA_FILE when the database requires TLS.
 const http = require('node:http');
 const fs = require('node:fs');
@@ -14,11 +14,11 @@ const version = env.APP_VERSION || '1';
 // mysql2 checks the chain against `ca`, but the server's name only with verifyIdentity.
 const ssl = env.DB_TLS_CA_FILE ? { ca: fs.readFileSync(env.DB_TLS_CA_FILE, 'utf8'), verifyIdentity: true } : undefined;
 
-function pool(host) {
+function pool(host, port) {
   if (!host) return undefined;
   return mysql.createPool({
     host,
-    port: Number(env.DB_PORT || 3306),
+    port: Number(port || 3306),
     user: env.DB_USER,
     password: env.DB_PASSWORD_FILE ? fs.readFileSync(env.DB_PASSWORD_FILE, 'utf8').trim() : env.DB_PASSWORD,
     database: env.DB_NAME,
@@ -27,8 +27,8 @@ function pool(host) {
     connectTimeout: 5000,
   });
 }
-const writer = pool(env.DB_WRITE_HOST);
-const reader = pool(env.DB_READ_HOST);
+const writer = pool(env.DB_WRITE_HOST, env.DB_PORT);
+const reader = pool(env.DB_READ_HOST, env.DB_READ_PORT || env.DB_PORT);
 
 let schemaReady;
 function ensureSchema() {

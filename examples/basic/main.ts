@@ -10,6 +10,8 @@
 //   DWS_ALERT_WEBHOOK_URL  where Alertmanager posts alerts (default: nowhere)
 //   DWS_DB_TLS        "1": TLS between the apps, the exporters and the databases, and for replication
 //   DWS_CODEBASE_DIR  the app's codebase (default: examples/app)
+//   DWS_DB_WRITER     "primary" (default) or "replica": the database node that takes writes;
+//                     changing it and deploying again is a planned switchover
 //   DWS_LB_PAIR_SUBNET  e.g. "10.213.0.0/24": two load balancers sharing a floating IP (the
 //                     subnet's 10th address) on the edge network, instead of published ports
 import { readFileSync } from 'node:fs';
@@ -48,7 +50,7 @@ class BasicStack extends TerraformStack {
       loadBalancer: process.env.DWS_LB_PAIR_SUBNET
         ? { pair: { subnet: process.env.DWS_LB_PAIR_SUBNET } }
         : { publish: { address: '127.0.0.1', httpPort: Number(process.env.DWS_HTTP_PORT ?? 8080), httpsPort: Number(process.env.DWS_HTTPS_PORT ?? 8443) } },
-      database: { engine, tls: process.env.DWS_DB_TLS === '1' },
+      database: { engine, tls: process.env.DWS_DB_TLS === '1', writer: process.env.DWS_DB_WRITER === 'replica' ? 'replica' : 'primary' },
       monitoring: { receivers: process.env.DWS_ALERT_WEBHOOK_URL ? [{ webhook: { url: process.env.DWS_ALERT_WEBHOOK_URL } }] : [] },
     });
   }

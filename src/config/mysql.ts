@@ -16,7 +16,11 @@ export const DB_SECRET_FILES = {
   replication: 'replication-password',
   app: 'app-password',
   exporter: 'exporter-password',
+  failover: 'failover-password',
 } as const;
+
+/** The account the failover agent logs in to both nodes with. */
+export const FAILOVER_USER = 'dws_failover';
 
 /** Where the TLS files are in a database container (tls on). */
 export const DB_TLS_FILES: DbTlsFiles = { ca: '/etc/dws/tls/ca.pem', cert: '/etc/dws/tls/server-cert.pem', key: '/etc/dws/tls/server-key.pem' };
@@ -28,7 +32,7 @@ export interface DbTlsFiles {
   readonly key: string;
 }
 
-/** Where the primary writes its heartbeat (UTC, every second). */
+/** Where the failover agent writes the writer's heartbeat (UTC, every second). */
 export const HEARTBEAT = { database: 'dws', table: 'heartbeat' } as const;
 
 /** The monitoring user mysqld_exporter logs in as. */
@@ -69,6 +73,9 @@ export function semiSyncSettings(engine: DatabaseEngine, role: DatabaseRole, tim
       ['loose-rpl_semi_sync_source_timeout', timeoutMs],
       ['loose-rpl_semi_sync_source_wait_point', 'AFTER_SYNC'],
       ['loose-rpl_semi_sync_source_wait_for_replica_count', 1],
+      // With no replica connected (e.g. just after a failover) commit at once, degraded, rather
+      // than make the first commit wait out the timeout.
+      ['loose-rpl_semi_sync_source_wait_no_replica', 'OFF'],
       ['loose-rpl_semi_sync_replica_enabled', primary ? 'OFF' : 'ON'],
     ];
   }
@@ -77,13 +84,13 @@ export function semiSyncSettings(engine: DatabaseEngine, role: DatabaseRole, tim
     ['rpl_semi_sync_master_enabled', primary ? 'ON' : 'OFF'],
     ['rpl_semi_sync_master_timeout', timeoutMs],
     ['rpl_semi_sync_master_wait_point', 'AFTER_SYNC'],
+    ['rpl_semi_sync_master_wait_no_slave', 'OFF'],
     ['rpl_semi_sync_slave_enabled', primary ? 'OFF' : 'ON'],
   ];
 }
 
 /** Renders the server's whole option file (started with --defaults-file, so nothing else is read). */
 export function renderMyCnf(m: MyCnfModel): string {
-  const replica = m.role === 'replica';
   const settings: [string, string | number][] = [
     ['server_id', m.serverId],
     ['port', m.port],
@@ -100,9 +107,10 @@ export function renderMyCnf(m: MyCnfModel): string {
     ['log_bin', 'binlog'],
     ['sync_binlog', 1],
     ['innodb_flush_log_at_trx_commit', 1],
-    // Runs the heartbeat event (MariaDB's default is OFF). Binary logs are kept 7 days (MariaDB
-    // would keep them forever).
-    ['event_scheduler', 'ON'],
+    // Nothing writes by itself (the failover agent writes the heartbeat, to the writer only): a
+    // node cut off from the others gains no transaction the writer lacks. Binary logs are kept
+    // 7 days (MariaDB would keep them forever).
+    ['event_scheduler', 'OFF'],
     ['binlog_expire_logs_seconds', 604800],
   ];
   if (m.engine === 'mysql') {
@@ -110,14 +118,16 @@ export function renderMyCnf(m: MyCnfModel): string {
     settings.push(['gtid_mode', 'ON'], ['enforce_gtid_consistency', 'ON'], ['log_replica_updates', 'ON']);
     // The X protocol (port 33060) is not used: do not listen on it.
     settings.push(['mysqlx', 'OFF']);
-    if (replica) settings.push(['read_only', 'ON'], ['super_read_only', 'ON']);
+    // Every node starts read-only, the writer too: the failover agent opens the one it chose.
+    settings.push(['read_only', 'ON'], ['super_read_only', 'ON']);
   } else {
     // MariaDB: GTIDs are always on; its defaults are not durable (sync_binlog=0, MIXED).
     settings.push(['binlog_format', 'ROW'], ['gtid_strict_mode', 'ON'], ['log_slave_updates', 'ON'], ['gtid_domain_id', 0]);
     // MariaDB has no super_read_only; read_only stops every user without READ ONLY ADMIN.
-    if (replica) settings.push(['read_only', 'ON']);
+    settings.push(['read_only', 'ON']);
   }
-  if (replica) settings.push(['relay_log', 'relay-bin'], ['relay_log_recovery', 'ON']);
+  // Either node may replicate (roles change on failover).
+  settings.push(['relay_log', 'relay-bin'], ['relay_log_recovery', 'ON']);
   // A replica cut off without a word (network gone) notices within 5 s, not 60 s, and reconnects
   // (every 2 s): the primary sends a heartbeat every second (see the CHANGE ... TO statement).
   settings.push([m.engine === 'mysql' ? 'replica_net_timeout' : 'slave_net_timeout', 5]);
@@ -146,6 +156,8 @@ export interface DbEntrypointModel {
   readonly replicationUserHosts: readonly string[];
   /** Host patterns the monitoring user (mysqld_exporter) may connect from; none: no such user. */
   readonly exporterUserHosts?: readonly string[];
+  /** Host patterns the failover agent may connect from (all privileges); none: no such user. */
+  readonly failoverUserHosts?: readonly string[];
   /** TLS on: accounts REQUIRE SSL and the replica verifies the primary's certificate. */
   readonly tls?: DbTlsFiles;
 }
@@ -185,12 +197,11 @@ export function renderBootstrapSql(m: DbEntrypointModel): string {
     // Logged on purpose: the replica starts from an empty GTID set and replays these.
     return [
       `CREATE DATABASE IF NOT EXISTS \`${m.databaseName}\` CHARACTER SET utf8mb4;`,
-      // Heartbeat (pt-heartbeat's idea): the primary writes the time every second; on the replica
-      // now minus that time is the replication lag, whatever the replica reports about itself.
-      // Replicated events stay disabled on the replica. mysqld_exporter reads it (heartbeat collector).
+      // Heartbeat (pt-heartbeat's idea): the failover agent writes the time to the writer every
+      // second (one row, server_id 0); on the replica now minus that time is the replication lag,
+      // whatever the replica reports about itself. mysqld_exporter reads it (heartbeat collector).
       `CREATE DATABASE IF NOT EXISTS ${HEARTBEAT.database};`,
       `CREATE TABLE IF NOT EXISTS ${HEARTBEAT.database}.${HEARTBEAT.table} (server_id INT UNSIGNED NOT NULL PRIMARY KEY, ts DATETIME(6) NOT NULL);`,
-      `CREATE EVENT IF NOT EXISTS ${HEARTBEAT.database}.${HEARTBEAT.table} ON SCHEDULE EVERY 1 SECOND DO REPLACE INTO ${HEARTBEAT.database}.${HEARTBEAT.table} (server_id, ts) VALUES (@@server_id, UTC_TIMESTAMP(6));`,
       ...m.appUserHosts.flatMap((h) => [
         `CREATE USER IF NOT EXISTS '${m.appUser}'@'${h}' IDENTIFIED BY '\${APP_PASSWORD}'${requireSsl};`,
         `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES, CREATE TEMPORARY TABLES, LOCK TABLES ON \`${m.databaseName}\`.* TO '${m.appUser}'@'${h}';`,
@@ -204,6 +215,11 @@ export function renderBootstrapSql(m: DbEntrypointModel): string {
       ...(m.exporterUserHosts ?? []).flatMap((h) => [
         `CREATE USER IF NOT EXISTS '${EXPORTER_USER}'@'${h}' IDENTIFIED BY '\${EXPORTER_PASSWORD}'${requireSsl} WITH MAX_USER_CONNECTIONS 3;`,
         `GRANT PROCESS, ${m.engine === 'mysql' ? 'REPLICATION CLIENT' : 'BINLOG MONITOR, SLAVE MONITOR'}, SELECT ON *.* TO '${EXPORTER_USER}'@'${h}';`,
+      ]),
+      // The failover agent fences, promotes and re-points the nodes: it needs what root has.
+      ...(m.failoverUserHosts ?? []).flatMap((h) => [
+        `CREATE USER IF NOT EXISTS '${FAILOVER_USER}'@'${h}' IDENTIFIED BY '\${FAILOVER_PASSWORD}'${requireSsl} WITH MAX_USER_CONNECTIONS 10;`,
+        `GRANT ALL PRIVILEGES ON *.* TO '${FAILOVER_USER}'@'${h}';`,
       ]),
       ...rootSql,
     ].join('\n');
@@ -278,6 +294,7 @@ if [ ! -f "$DATADIR/dws-bootstrap.done" ]; then
   REPLICATION_PASSWORD=$(secret ${DB_SECRET_FILES.replication})
   ${m.role === 'primary' ? `APP_PASSWORD=$(secret ${DB_SECRET_FILES.app})` : ''}
   ${m.role === 'primary' && m.exporterUserHosts?.length ? `EXPORTER_PASSWORD=$(secret ${DB_SECRET_FILES.exporter})` : ''}
+  ${m.role === 'primary' && m.failoverUserHosts?.length ? `FAILOVER_PASSWORD=$(secret ${DB_SECRET_FILES.failover})` : ''}
   ${bin.server} --defaults-file="$CNF" --user=mysql --skip-networking --socket="$BOOT_SOCKET" --read-only=OFF ${bootOptions} &
   pid=$!
   for _ in $(seq 1 240); do
