@@ -4,6 +4,9 @@
 #   web stack (MariaDB): docker kill of an app container and of an Nginx container, an HAProxy
 #     reload with a changed config, a rolling deploy of a changed codebase, each under a GET every
 #     20 ms: failed requests;
+#   database (MariaDB), under acknowledged INSERTs at 50/s: kill -9 of the writer's server, docker kill
+#     of the writer (then started again: rejoin), a planned switchover by deploy: writes
+#     unavailable, acknowledged writes lost;
 #   load balancer pair: kill -9 of the active HAProxy, docker kill and docker stop of the active
 #     node, under a GET every 20 ms to the floating IP: error window and failed requests.
 # Run it alone on the machine (timings).

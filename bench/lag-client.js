@@ -1,6 +1,7 @@
-// Replication lag from a heartbeat, run inside an app container (node and mysql2 are there, and
-// the database accepts the app user only from the app containers). The primary gets one INSERT of NOW(6) every 1000/RATE ms;
-// a reader polls the replica without pause and, for each heartbeat row it sees first, records
+// Replication lag from a heartbeat, run inside an app container (node and mysql2 are there),
+// through the database router as the app does: the writer endpoint (PRIMARY, port 3306) gets one
+// INSERT of NOW(6) every 1000/RATE ms; a reader polls the reader endpoint (REPLICA, port 3307, which
+// routes to the replica) without pause and, for each heartbeat row it sees first, records
 // the replica's NOW(6) minus the primary's timestamp (one kernel clock: same host).
 // Env: PRIMARY, REPLICA, PASSWORD, RATE (writes/s), SECONDS (per run), RUNS. Prints one JSON line per run.
 const mysql = require('/app/node_modules/mysql2/promise');
@@ -56,9 +57,9 @@ async function run(w, r) {
 }
 
 (async () => {
-  const conn = (host) => mysql.createConnection({ host, user: 'app', password: env.PASSWORD, database: 'app', connectTimeout: 5000 });
-  const w = await conn(env.PRIMARY);
-  const r = await conn(env.REPLICA);
+  const conn = (host, port) => mysql.createConnection({ host, port, user: 'app', password: env.PASSWORD, database: 'app', connectTimeout: 5000 });
+  const w = await conn(env.PRIMARY, 3306);
+  const r = await conn(env.REPLICA, 3307);
   for (let i = 0; i < Number(env.RUNS); i++) console.log(JSON.stringify(await run(w, r)));
   await w.query('DROP TABLE bench_heartbeat');
   await w.end();

@@ -147,10 +147,10 @@ const LAG_RATE = 100;
 const LAG_SECONDS = 15;
 
 async function benchLag(runs: number) {
-  // Inside an app container: the database accepts the app user only from the app containers.
+  // Inside an app container, through the router (the app user is accepted only from it).
   const app = containerOf(`${PREFIX}-server-1-app`);
   const password = docker('exec', `${PREFIX}-db-primary`, 'cat', '/etc/dws/secrets/app-password');
-  const env = { PRIMARY: `${PREFIX}-db-primary`, REPLICA: `${PREFIX}-db-replica`, PASSWORD: password, RATE: String(LAG_RATE), SECONDS: String(LAG_SECONDS), RUNS: String(runs) };
+  const env = { PRIMARY: `${PREFIX}-db-router`, REPLICA: `${PREFIX}-db-router`, PASSWORD: password, RATE: String(LAG_RATE), SECONDS: String(LAG_SECONDS), RUNS: String(runs) };
   const script = readFileSync(join(REPO, 'bench', 'lag-client.js'), 'utf8');
   const r = sh('docker', ['exec', '-i', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), app, 'node', '-'], { input: script, timeoutMs: (LAG_SECONDS + 30) * runs * 1000 });
   const perRun = r.out.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));

@@ -306,7 +306,7 @@ function generationName(base: string, terraformInputs: string[], synthInputs: ()
   return `${base}-${synthHalf}${Fn.substr(Fn.sha1(Fn.join('|', terraformInputs)), 0, 6)}`;
 }
 
-const RESERVED_ENV = new Set(['PORT', 'SERVER_NAME', 'DB_WRITE_HOST', 'DB_READ_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER', 'DB_PASSWORD_FILE', 'DB_TLS_CA_FILE']);
+const RESERVED_ENV = new Set(['PORT', 'SERVER_NAME', 'DB_WRITE_HOST', 'DB_READ_HOST', 'DB_PORT', 'DB_READ_PORT', 'DB_NAME', 'DB_USER', 'DB_PASSWORD_FILE', 'DB_TLS_CA_FILE']);
 
 function assertNotReserved(path: string, name: string): void {
   if (RESERVED_ENV.has(name)) {

@@ -21,6 +21,8 @@ export { renderHaproxyConfig } from './config/haproxy';
 export type { HaproxyModel, HaproxyServer, HaproxyHealthCheck } from './config/haproxy';
 export { renderKeepalivedConfig, renderLbNodeSupervisor, renderLbHealthCheck, KEEPALIVED_INTERFACE_PLACEHOLDER } from './config/keepalived';
 export type { KeepalivedModel } from './config/keepalived';
+export { renderDbRouterConfig, renderRouteCheck, renderFailoverAgent } from './config/db-failover';
+export type { DbRouterModel, FailoverAgentModel } from './config/db-failover';
 export { renderNginxConfig } from './config/nginx';
 export type { NginxModel } from './config/nginx';
 export { renderMyCnf, renderDbEntrypoint, renderBootstrapSql, semiSyncSettings, DB_PATHS, DB_SECRET_FILES, DB_TLS_FILES, EXPORTER_USER, HEARTBEAT } from './config/mysql';

@@ -51,7 +51,7 @@ export interface DatabaseFailoverProps {
    * was replicating semi-synchronously to it when last seen (so no acknowledged write is lost).
    * Needs semi-sync. `false`: the agent still routes, fences and rejoins, but only a deploy that
    * changes `writer` moves the writer.
-   * @default true
+   * @default true with semi-sync, false without
    */
   readonly automatic?: boolean;
   /** @default 5 */
@@ -112,7 +112,7 @@ export interface MySqlPrimaryReplicaProps {
   readonly writer?: DatabaseRole;
   /** Automatic failover. @default { automatic: true, afterSeconds: 5, catchUpTimeoutSeconds: 30 } */
   readonly failover?: DatabaseFailoverProps;
-  /** The router's image (HAProxy 2.6+ with /bin/sh). @default "haproxy:3.0" */
+  /** The router's image (HAProxy 2.6+ with bash). @default "haproxy:3.0" */
   readonly routerImage?: string;
   /** Container and volume names start with this. @default the stack's id */
   readonly namePrefix?: string;
@@ -352,7 +352,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
     const routes = new volume.Volume(this, 'Routes', { name: `${prefix}-db-routes` });
     const routeMount = (readOnly: boolean): container.ContainerMounts => ({ type: 'volume', source: routes.name, target: ROUTE_DIR, readOnly });
     const agentHc = healthcheck({
-      // Healthy once a writer is routed: the deploy goes on to the apps only then.
+      // Healthy once a writer is routed (the deploy waits for it).
       test: ['CMD', 'bash', '-c', `read -r w < ${ROUTE_DIR}/writer && [ -n "$w" ]`],
       intervalSeconds: 1,
       timeoutSeconds: 2,
@@ -396,9 +396,18 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       restart: 'unless-stopped',
       healthcheck: agentHc.healthcheck,
       labels: [agentHc.label, { label: 'dws.role', value: 'database-failover' }],
+      // It exits at once on SIGTERM.
+      destroyGraceSeconds: 10,
       wait: true,
       waitTimeout: 300,
       dependsOn: [this.primary.container, this.replica.container],
+    });
+    const routerHc = healthcheck({
+      test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${this.port}`],
+      intervalSeconds: 5,
+      timeoutSeconds: 3,
+      startPeriodSeconds: 30,
+      retries: 3,
     });
     this.router = new container.Container(this, 'Router', {
       name: routerName,
@@ -418,7 +427,11 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       ...hardening([]),
       ...memoryLimit(128),
       restart: 'unless-stopped',
-      labels: [{ label: 'dws.role', value: 'database-router' }],
+      // Alive: HAProxy accepts on the writer port (whether or not a writer is routed).
+      healthcheck: routerHc.healthcheck,
+      labels: [routerHc.label, { label: 'dws.role', value: 'database-router' }],
+      // hard-stop-after 10s.
+      destroyGraceSeconds: 15,
     });
   }
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AppServerPair, LoadBalancer, MySqlPrimaryReplica, ValidationError } from '../src';
+import { AppServerPair, IDatabaseConnection, LoadBalancer, MySqlPrimaryReplica, ValidationError } from '../src';
 import { baseName, byName, passwordLiterals, resources, synthStack, testNetwork, uploaded } from './helpers';
 
 const APP_DIR = join(__dirname, '..', 'examples', 'app');
@@ -62,9 +62,11 @@ describe('AppServerPair', () => {
       'DB_NAME=app',
       'DB_PASSWORD_FILE=/run/secrets/db-password',
       'DB_PORT=3306',
-      'DB_READ_HOST=test-db-replica',
+      // Both endpoints are the database router: writes on the port, reads on the next one.
+      'DB_READ_HOST=test-db-router',
+      'DB_READ_PORT=3307',
       'DB_USER=app',
-      'DB_WRITE_HOST=test-db-primary',
+      'DB_WRITE_HOST=test-db-router',
       'FEATURE_X=on',
       'LOG_LEVEL=info',
       'PORT=3000',
@@ -73,6 +75,16 @@ describe('AppServerPair', () => {
     expect(uploaded(app, '/run/secrets/db-password')).toMatch(/^\$\{random_password\.db_AppPassword_[0-9A-F]+\.result\}$/);
     expect(app.networks_advanced.map((n: any) => n.name)).toEqual(['${docker_network.net.name}', '${docker_network.data.name}']);
     expect(passwordLiterals(json)).toEqual([]);
+  });
+
+  it('given a database connection without a reader port, reads on the writer port', () => {
+    const { tf } = synthStack((stack) => {
+      const data = testNetwork(stack, 'data', true);
+      const db: IDatabaseConnection = { writerHost: 'pg-writer', readerHost: 'pg-reader', port: 6446, databaseName: 'shop', user: 'shop', password: '${var.db_password}', network: data };
+      new AppServerPair(stack, 'app', { codebase: { image: 'shop:1.2' }, network: testNetwork(stack), database: db });
+    });
+    const env = byName(tf, 'docker_container', 'test-server-2-app').env;
+    expect(env.filter((e: string) => /^DB_(WRITE|READ)_|^DB_PORT=/.test(e))).toEqual(['DB_PORT=6446', 'DB_READ_HOST=pg-reader', 'DB_READ_PORT=6446', 'DB_WRITE_HOST=pg-writer']);
   });
 
   it('given a database with tls, gives the app its CA as a file and DB_TLS_CA_FILE', () => {

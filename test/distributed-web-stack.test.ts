@@ -36,8 +36,8 @@ describe('DistributedWebStack', () => {
     ]);
   });
 
-  it('puts the databases on the internal data network only', () => {
-    for (const name of ['test-db-primary', 'test-db-replica']) {
+  it('puts the databases, their router and failover agent on the internal data network only', () => {
+    for (const name of ['test-db-primary', 'test-db-replica', 'test-db-router', 'test-db-failover']) {
       expect(byName(tf, 'docker_container', name).networks_advanced.map(networkRef)).toEqual([`\${docker_network.web_DataNetwork_${logicalSuffix(tf, 'test-data')}.name}`]);
     }
   });
@@ -64,15 +64,19 @@ describe('DistributedWebStack', () => {
     expect(web.loadBalancer.statsHost).toBe('test-lb-mgmt');
   });
 
-  it('lets only the app containers log in as the app user, and only the replica replicate', () => {
+  it('lets the app user in only through the database router, replication only between the nodes, the agent from its container', () => {
     const entrypoint = uploaded(byName(tf, 'docker_container', 'test-db-primary'), DB_PATHS.entrypoint);
     expect(entrypoint.match(/CREATE USER IF NOT EXISTS '\w+'@'[^']*'/g)).toEqual([
-      "CREATE USER IF NOT EXISTS 'app'@'test-server-1-app-%'",
-      "CREATE USER IF NOT EXISTS 'app'@'test-server-2-app-%'",
+      "CREATE USER IF NOT EXISTS 'app'@'test-db-router.%'",
+      "CREATE USER IF NOT EXISTS 'repl'@'test-db-primary.%'",
       "CREATE USER IF NOT EXISTS 'repl'@'test-db-replica.%'",
       "CREATE USER IF NOT EXISTS 'exporter'@'test-db-primary-exporter.%'",
       "CREATE USER IF NOT EXISTS 'exporter'@'test-db-replica-exporter.%'",
+      "CREATE USER IF NOT EXISTS 'dws_failover'@'test-db-failover.%'",
     ]);
+    for (const name of ['test-server-1-app', 'test-server-2-app']) {
+      expect(byName(tf, 'docker_container', name).env).toEqual(expect.arrayContaining(['DB_WRITE_HOST=test-db-router', 'DB_PORT=3306', 'DB_READ_HOST=test-db-router', 'DB_READ_PORT=3307']));
+    }
   });
 
   it('outputs DOCKER-USER rules for the allow-list only when asked', () => {
@@ -83,8 +87,10 @@ describe('DistributedWebStack', () => {
     expect(rules).toContain('-A DWS-test -p tcp -m conntrack --ctstate NEW --ctdir ORIGINAL --ctorigdstport 8080 -j DROP');
   });
 
-  it('makes the replica read-only', () => {
-    expect(uploaded(byName(tf, 'docker_container', 'test-db-replica'), DB_PATHS.config)).toMatch(/^super_read_only = ON$/m);
+  it('starts both database nodes read-only (the failover agent opens the writer)', () => {
+    for (const name of ['test-db-primary', 'test-db-replica']) {
+      expect(uploaded(byName(tf, 'docker_container', name), DB_PATHS.config)).toMatch(/^super_read_only = ON$/m);
+    }
   });
 
   it('hardens every container: all capabilities dropped, a few added back, no new privileges, a memory limit', () => {
@@ -97,6 +103,8 @@ describe('DistributedWebStack', () => {
       'test-server-2-app': [],
       'test-db-primary': ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETUID', 'CAP_SETGID'],
       'test-db-replica': ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETUID', 'CAP_SETGID'],
+      'test-db-router': [],
+      'test-db-failover': [],
       // Monitoring: none at all.
       'test-prometheus': [],
       'test-alertmanager': [],
@@ -117,7 +125,7 @@ describe('DistributedWebStack', () => {
 
   it('has no password literal in the synthesized JSON', () => {
     expect(passwordLiterals(json)).toEqual([]);
-    expect(resources(tf, 'random_password')).toHaveLength(4); // root, replication, app, exporter
+    expect(resources(tf, 'random_password')).toHaveLength(5); // root, replication, app, failover, exporter
   });
 
   it('outputs the URL and exposes every part', () => {
@@ -137,7 +145,8 @@ describe('DistributedWebStack', () => {
       database: { engine: 'mariadb' },
     });
     expect(resources(t, 'docker_image').map((i) => i.name).sort()).toEqual([
-      'mirror/haproxy:3.0',
+      'mirror/haproxy:3.0', // the load balancer
+      'mirror/haproxy:3.0', // the database router
       'mirror/mariadb:11.8',
       'mirror/nginx:1.27',
       'mirror/prometheus:2.53',
@@ -149,6 +158,8 @@ describe('DistributedWebStack', () => {
       'registry.example.com/shop:1.4.2',
       expect.stringMatching(/^test-static:[0-9a-f]{12}$/),
     ]);
+    const imageOf = (name: string) => t.resource.docker_image[/^\$\{docker_image\.([^.]+)\.image_id\}$/.exec(byName(t, 'docker_container', name).image)![1]].name;
+    expect(['test-lb', 'test-db-router', 'test-db-failover', 'test-db-primary'].map(imageOf)).toEqual(['mirror/haproxy:3.0', 'mirror/haproxy:3.0', 'mirror/mariadb:11.8', 'mirror/mariadb:11.8']);
   });
 
   it('matches the reviewed snapshot', () => {

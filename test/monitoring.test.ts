@@ -27,7 +27,7 @@ describe('Monitoring in DistributedWebStack', () => {
   const mgmtRef = (c: any) => c.networks_advanced.find((n: any) => n.aliases?.includes(`${c.name}-mgmt`));
 
   it('runs Prometheus, Alertmanager and an exporter per component, publishing nothing', () => {
-    const names = containers.map((c) => baseName(c.name)).filter((n) => !/-(lb|nginx|app|db-primary|db-replica)$/.test(n));
+    const names = containers.map((c) => baseName(c.name)).filter((n) => !/-(lb|nginx|app|db-primary|db-replica|db-router|db-failover)$/.test(n));
     expect(names.sort()).toEqual(MONITORING);
     for (const name of MONITORING) {
       const c = byName(tf, 'docker_container', name);
@@ -102,7 +102,17 @@ describe('Monitoring in DistributedWebStack', () => {
 
   it('can be turned off', () => {
     const { tf: off } = webStack({ monitoring: false });
-    expect(resources(off, 'docker_container').map((c) => c.name)).toHaveLength(7);
+    expect(resources(off, 'docker_container').map((c) => baseName(c.name)).sort()).toEqual([
+      'test-db-failover',
+      'test-db-primary',
+      'test-db-replica',
+      'test-db-router',
+      'test-lb',
+      'test-server-1-app',
+      'test-server-1-nginx',
+      'test-server-2-app',
+      'test-server-2-nginx',
+    ]);
     expect(uploaded(byName(off, 'docker_container', 'test-server-1-nginx'), '/etc/dws/nginx.conf')).not.toContain('stub_status');
   });
 });

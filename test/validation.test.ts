@@ -75,7 +75,7 @@ describe('AppServerPair validation', () => {
     [{ codebase: { directory: APP_DIR, buildArgs: { A: 1 } } }, 'test/app: codebase.buildArgs.A must be a string (got 1)'],
     [{ appPort: 0 }, 'test/app: appPort must be an integer between 1 and 65535 (got 0)'],
     [{ environment: { 'BAD-NAME': 'x' } }, 'test/app: environment key must be an environment variable name such as "LOG_LEVEL" (got "BAD-NAME")'],
-    [{ environment: { DB_WRITE_HOST: 'x' } }, 'test/app: environment.DB_WRITE_HOST is set by the library (reserved: PORT, SERVER_NAME, DB_WRITE_HOST, DB_READ_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD_FILE, DB_TLS_CA_FILE)'],
+    [{ environment: { DB_WRITE_HOST: 'x' } }, 'test/app: environment.DB_WRITE_HOST is set by the library (reserved: PORT, SERVER_NAME, DB_WRITE_HOST, DB_READ_HOST, DB_PORT, DB_READ_PORT, DB_NAME, DB_USER, DB_PASSWORD_FILE, DB_TLS_CA_FILE)'],
     [{ clientMaxBodySize: '10 MB' }, 'test/app: clientMaxBodySize must be a size such as "10m" (got "10 MB")'],
     [{ proxyReadTimeoutSeconds: 0 }, 'test/app: proxyReadTimeoutSeconds must be an integer between 1 and 3600 (got 0)'],
     [{ healthCheckPath: 'x' }, 'test/app: healthCheckPath must be a URL path starting with "/" (got "x")'],

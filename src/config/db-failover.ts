@@ -184,9 +184,9 @@ export function renderFailoverAgent(m: FailoverAgentModel): string {
 # Rendered by cdktf-distributed-web-stack: the database failover agent (${m.engine}).
 # Decides which node takes writes and writes that into ${ROUTE_DIR}, which the router reads.
 set -uo pipefail
-NODES=(${a} ${b})
 WANTED=${m.wantedWriter}
 AUTOMATIC=${m.automatic ? 1 : 0}
+SEMI_SYNC=${m.semiSync ? 1 : 0}
 FAILOVER_AFTER=${m.failoverAfterSeconds}
 CATCH_UP=${m.catchUpTimeoutSeconds}
 REBUILD_TIMEOUT=${m.rebuildTimeoutSeconds}
@@ -201,20 +201,21 @@ log() { echo "dws-failover: $*"; }
 said=''
 say() { [ "$said" = "$*" ] || log "$*"; said="$*"; }
 
+# Called in $(...): complains on stderr and fails, and the caller exits.
 secret() {
   local value
-  value=$(cat "$SECRETS/$1")
-  [[ $value =~ ^[A-Za-z0-9]+$ ]] || { log "$SECRETS/$1 must hold letters and digits only"; exit 1; }
+  value=$(cat "$SECRETS/$1") || return 1
+  [[ $value =~ ^[A-Za-z0-9]+$ ]] || { log "$SECRETS/$1 must hold letters and digits only" >&2; return 1; }
   printf '%s' "$value"
 }
-REPLICATION_PASSWORD=$(secret ${DB_SECRET_FILES.replication})
+REPLICATION_PASSWORD=$(secret ${DB_SECRET_FILES.replication}) || exit 1
+FAILOVER_PASSWORD=$(secret ${DB_SECRET_FILES.failover}) || exit 1
 umask 077
-printf '%s\\n' '[client]' 'user=${FAILOVER_USER}' "password=$(secret ${DB_SECRET_FILES.failover})" 'port=${m.port}'${tlsOptions.map((o) => ` '${o}'`).join('')} > "$CNF"
+printf '%s\\n' '[client]' 'user=${FAILOVER_USER}' "password=$FAILOVER_PASSWORD" 'port=${m.port}'${tlsOptions.map((o) => ` '${o}'`).join('')} > "$CNF"
 umask 022
 
-# SQL on a node; output tab-separated, no headers. Bounded: a hung node is a failed call.
-# Statements go on stdin: the replication password is never on a command line. Bounded: a
-# vanished container's name can hang in DNS for 5 s, and a hung node is a failed call.
+# SQL on a node; output tab-separated, no headers. Statements go on stdin: the replication
+# password is never on a command line. Bounded: a hung node is a failed call.
 sql() { local node=$1; shift; timeout 3 ${client} --defaults-extra-file="$CNF" --host="$node" --connect-timeout=2 -N -B <<<"$*"; }
 sql_long() { local node=$1 s=$2; shift 2; timeout "$s" ${client} --defaults-extra-file="$CNF" --host="$node" --connect-timeout=2 -N -B <<<"$*"; }
 # One field of SHOW REPLICA STATUS (empty when the node replicates from nobody); ERE names.
@@ -246,7 +247,7 @@ detach() {
     return 1
   fi
   # STOP waits for the applier's workers to commit what they were given.
-  sql "$node" "${q.stop}; ${q.reset}"
+  sql_long "$node" "$CATCH_UP" "${q.stop}; ${q.reset}"
 }
 
 # Columns of the state query: read_only, semi-sync source status, GTIDs, and with semi-sync on
@@ -280,7 +281,7 @@ diverged() {
 # Replaces the node's databases (all but the system schemas) with a consistent dump of the
 # writer's, with the writer's GTID position, so it can replicate from there.
 rebuild() {
-  local node=$1 writer=$2 dump=/tmp/dws-rebuild.sql schemas db pos
+  local node=$1 writer=$2 dump=/tmp/dws-rebuild.sql schemas db${mysql ? '' : ' pos'}
   log "rebuilding $node from $writer: its extra transactions were never acknowledged"
   sql "$node" "${q.stop}" >/dev/null 2>&1
   sql "$node" "${q.reset}" >/dev/null 2>&1
@@ -318,7 +319,7 @@ ${
 
 # The other node: read-only first, then a semi-sync replica of the writer, if it can be one.
 follow() {
-  local node=$1 writer=$2 state status mine
+  local node=$1 writer=$2 state status${mysql ? ' mine' : ''}
   state=$(sql "$node" "${q.state}") || return 1
   if [ "$(cut -f1 <<<"$state")" != 1 ]; then
     sql "$node" "${q.fence}" || return 1
@@ -406,10 +407,12 @@ heartbeat() {
 [ -s "$STATE" ] || remember state "$WANTED"
 [ -s "$ROUTES/wanted" ] || remember wanted "$WANTED"
 heartbeat &
-trap 'kill %1 2>/dev/null; exit 0' TERM INT
+heartbeat_pid=$!
+trap 'kill $heartbeat_pid 2>/dev/null; exit 0' TERM INT
 last_ok=$(date +%s)
-# Safe to promote the replica only if, when last seen, the writer replicated semi-synchronously
-# to it (so the replica has every acknowledged write).
+# Safe to promote the replica (or to switch over to it) only if, when last seen, the writer
+# replicated to it semi-synchronously (so it has every acknowledged write) and its receiver was
+# connected.
 safe=0
 log "started: writer $(cat "$STATE"), wanted $WANTED, automatic failover $([ $AUTOMATIC = 1 ] && echo "after $FAILOVER_AFTER s" || echo off)"
 while :; do
@@ -421,7 +424,7 @@ while :; do
     follow "$node" "$writer" 2>/dev/null
     status=$(replica_status "$node" 2>/dev/null)
     route_reads "$writer" "$node" "$status"
-    if [ "$(cut -f2 <<<"$wstate")" = ON ] && [ "$(field '(Source|Master)_Host' "$status")" = "$writer" ] && [ "$(field '(Replica|Slave)_IO_Running' "$status")" = Yes ]; then safe=1; else safe=0; fi
+    if { [ $SEMI_SYNC = 0 ] || [ "$(cut -f2 <<<"$wstate")" = ON ]; } && [ "$(field '(Source|Master)_Host' "$status")" = "$writer" ] && [ "$(field '(Replica|Slave)_IO_Running' "$status")" = Yes ]; then safe=1; else safe=0; fi
     # A changed wanted writer (the prop, on deploy) is a planned switchover, once.
     if [ "$(cat "$ROUTES/wanted")" != "$WANTED" ]; then
       if [ "$WANTED" = "$writer" ] || { [ $safe = 1 ] && switchover "$writer" "$node"; }; then

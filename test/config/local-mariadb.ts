@@ -6,10 +6,23 @@ import { expect } from 'vitest';
 import { run } from './real-programs';
 
 /** The passwords the tests fill into the rendered bootstrap SQL. */
-export const PASSWORDS = { ROOT_PASSWORD: 'Root0secret', REPLICATION_PASSWORD: 'Repl0secret', APP_PASSWORD: 'App0secret', EXPORTER_PASSWORD: 'Exp0secret' };
+export const PASSWORDS = { ROOT_PASSWORD: 'Root0secret', REPLICATION_PASSWORD: 'Repl0secret', APP_PASSWORD: 'App0secret', EXPORTER_PASSWORD: 'Exp0secret', FAILOVER_PASSWORD: 'Fail0secret' };
 
 /** Replaces the entrypoint's `${NAME}` shell variables in rendered SQL with PASSWORDS. */
-export const fillPasswords = (sql: string) => sql.replace(/\$\{(\w+)\}/g, (_, name: keyof typeof PASSWORDS) => PASSWORDS[name]);
+export const fillPasswords = (sql: string) =>
+  sql.replace(/\$\{(\w+)\}/g, (_, name: string) => {
+    if (!(name in PASSWORDS)) throw new Error(`no test password for \${${name}}`);
+    return PASSWORDS[name as keyof typeof PASSWORDS];
+  });
+
+/**
+ * Both nodes boot read-only; the failover agent opens the one it routes writes to. This does what
+ * the agent does to the writer (MariaDB: read_only is all there is), as root over the socket.
+ */
+export function openWriter(s: LocalServer): void {
+  const r = run('mariadb', ['--socket', join(s.dir, 'sock'), '-uroot', `-p${PASSWORDS.ROOT_PASSWORD}`, '-e', 'SET GLOBAL read_only = OFF']);
+  expect(r.status, r.stderr).toBe(0);
+}
 
 export interface LocalServer {
   readonly dir: string;

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbEntrypointModel, DbTlsFiles, dbHealthcheckCommand, renderBootstrapSql, renderMyCnf } from '../../src/config/mysql';
-import { LocalMariaDb, PASSWORDS as passwords, fillPasswords as fill } from './local-mariadb';
+import { LocalMariaDb, LocalServer, PASSWORDS as passwords, fillPasswords as fill, openWriter } from './local-mariadb';
 import { run } from './real-programs';
 
 // A MariaDB primary and replica with TLS on, as rendered: certificates from a private CA made
@@ -55,18 +55,24 @@ describe('MariaDB with TLS on: verified replication, clients only over TLS', () 
       appUser: 'app',
       replicationUser: 'repl',
       primaryHost: '127.0.0.1',
+      // Over 127.0.0.1 the test's clients are "localhost": they stand in for the router (app), the
+      // nodes (replication) and the failover agent.
       appUserHosts: ['localhost'],
       replicationUserHosts: ['localhost'],
+      failoverUserHosts: ['localhost'],
       tls: files,
     });
     const cnf = (role: 'primary' | 'replica', serverId: number) => renderMyCnf({ engine: 'mariadb', role, serverId, port: 3306, tls: files });
-    primaryDir = (await local.start('primary', cnf('primary', 1), PRIMARY_PORT)).dir;
+    const primary: LocalServer = await local.start('primary', cnf('primary', 1), PRIMARY_PORT);
+    primaryDir = primary.dir;
     replicaDir = (await local.start('replica', cnf('replica', 2), REPLICA_PORT)).dir;
     // Over the socket, as the entrypoint does: require_secure_transport lets it through.
     const p = run('mariadb', ['--socket', `${primaryDir}/sock`, '-uroot'], { input: fill(renderBootstrapSql(model('primary'))) });
     expect(p.status, p.stderr).toBe(0);
     const r = run('mariadb', ['--socket', `${replicaDir}/sock`, '-uroot'], { input: `${fill(renderBootstrapSql(model('replica')))}\nSTART REPLICA;` });
     expect(r.status, r.stderr).toBe(0);
+    // Both nodes boot read-only; the failover agent opens the writer.
+    openWriter(primary);
   }, 180_000);
 
   afterAll(() => {
@@ -103,7 +109,7 @@ describe('MariaDB with TLS on: verified replication, clients only over TLS', () 
   });
 
   it('creates the accounts with REQUIRE SSL', () => {
-    for (const user of ['app', 'repl']) {
+    for (const user of ['app', 'repl', 'dws_failover']) {
       expect(root(primaryDir, `SHOW GRANTS FOR '${user}'@'localhost'`).stdout).toMatch(/REQUIRE SSL/);
     }
   });

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbEntrypointModel, renderBootstrapSql, renderMyCnf } from '../../src';
-import { LocalMariaDb, LocalServer, PASSWORDS as passwords, fillPasswords as fill } from './local-mariadb';
+import { LocalMariaDb, LocalServer, PASSWORDS as passwords, fillPasswords as fill, openWriter } from './local-mariadb';
 import { run } from './real-programs';
 
 // MariaDB from Debian's packages runs our rendered my.cnf and bootstrap SQL for real: a primary
@@ -26,15 +26,20 @@ const model = (role: 'primary' | 'replica'): DbEntrypointModel => ({
   appUser: 'app',
   replicationUser: 'repl',
   primaryHost: '127.0.0.1',
-  // Connections over 127.0.0.1 resolve to "localhost", as a Docker address resolves to its container.
+  // Connections over 127.0.0.1 resolve to "localhost", as a Docker address resolves to its
+  // container: the test's client stands in for the router (app), the nodes (replication), the
+  // exporter and the failover agent.
   appUserHosts: ['localhost'],
   replicationUserHosts: ['localhost'],
   exporterUserHosts: ['localhost'],
+  failoverUserHosts: ['localhost'],
 });
 
 describe('MariaDB runs the rendered my.cnf and bootstrap SQL', () => {
   let primary: LocalServer;
   let replica: LocalServer;
+  /** Before the primary is opened: its read_only, and an app write's result. */
+  let booted: { readOnly: string; write: ReturnType<typeof client> };
 
   beforeAll(async () => {
     const cnf = (role: 'primary' | 'replica', serverId: number) => renderMyCnf({ engine: 'mariadb', role, serverId, port: 3306, semiSyncTimeoutMs: SEMI_SYNC_TIMEOUT_MS });
@@ -46,6 +51,9 @@ describe('MariaDB runs the rendered my.cnf and bootstrap SQL', () => {
     expect(p.status, p.stderr).toBe(0);
     const r = run('mariadb', ['--socket', `${replica.dir}/sock`, '-uroot'], { input: fill(renderBootstrapSql(model('replica'))) + '\nSTART REPLICA;' });
     expect(r.status, r.stderr).toBe(0);
+    // Both nodes boot read-only: nothing is written until the failover agent opens the writer.
+    booted = { readOnly: client(primary, 'SELECT @@read_only').stdout.trim(), write: client(primary, 'CREATE TABLE app.early (id INT PRIMARY KEY)', 'app', passwords.APP_PASSWORD) };
+    openWriter(primary);
   }, 180_000);
 
   afterAll(() => {
@@ -55,6 +63,15 @@ describe('MariaDB runs the rendered my.cnf and bootstrap SQL', () => {
   it('applies the durable settings it was given', () => {
     expect(client(primary, 'SELECT @@server_id, @@sync_binlog, @@innodb_flush_log_at_trx_commit, @@binlog_format, @@gtid_strict_mode, @@log_bin').stdout.trim()).toBe('1\t1\t1\tROW\t1\t1');
     expect(client(replica, 'SELECT @@server_id, @@read_only, @@relay_log_recovery').stdout.trim()).toBe('2\t1\t1');
+    // Either node may become a replica.
+    expect(client(primary, 'SELECT @@relay_log_recovery, @@relay_log_basename LIKE \'%relay-bin\'').stdout.trim()).toBe('1\t1');
+  });
+
+  it('boots the primary read-only too: the app cannot write until the writer is opened', () => {
+    expect(booted.readOnly).toBe('1');
+    expect(booted.write.status).not.toBe(0);
+    expect(booted.write.stderr).toMatch(/read-only/);
+    expect(client(primary, 'SELECT @@read_only').stdout.trim()).toBe('0');
   });
 
   it('replicates a write by the app user to the replica with GTIDs', async () => {
@@ -87,10 +104,13 @@ describe('MariaDB runs the rendered my.cnf and bootstrap SQL', () => {
     expect(app).toMatch(/ON `app`\.\* TO `app`@`localhost`/);
   });
 
-  it('creates the app and replication users only for the hosts it was given', () => {
-    const users = client(primary, "SELECT CONCAT(User, '@', Host) FROM mysql.user WHERE User IN ('app', 'repl') ORDER BY 1").stdout.trim();
-    expect(users.split('\n')).toEqual(['app@localhost', 'repl@localhost']);
+  it('creates the app, replication and failover users only for the hosts it was given', () => {
+    const users = client(primary, "SELECT CONCAT(User, '@', Host) FROM mysql.user WHERE User IN ('app', 'repl', 'dws_failover') ORDER BY 1").stdout.trim();
+    expect(users.split('\n')).toEqual(['app@localhost', 'dws_failover@localhost', 'repl@localhost']);
     expect(client(primary, "SELECT max_user_connections FROM mysql.user WHERE User = 'exporter'").stdout.trim()).toBe('3');
+    expect(client(primary, "SELECT max_user_connections FROM mysql.user WHERE User = 'dws_failover'").stdout.trim()).toBe('10');
+    // The replica has them too (replicated), so the agent can manage either node.
+    expect(client(replica, "SELECT CONCAT(User, '@', Host) FROM mysql.user WHERE User = 'dws_failover'").stdout.trim()).toBe('dws_failover@localhost');
     expect(client(primary, 'SELECT @@skip_name_resolve, @@host_cache_size').stdout.trim()).toBe('0\t0');
   });
 
@@ -108,28 +128,29 @@ describe('MariaDB runs the rendered my.cnf and bootstrap SQL', () => {
     expect(client(primary, 'SELECT 1', 'root', '').status).not.toBe(0);
   });
 
-  it('writes a heartbeat on the primary every second, which the replica sees (its lag)', async () => {
-    const age = (server: typeof primary) => Number(client(server, 'SELECT TIMESTAMPDIFF(MICROSECOND, ts, UTC_TIMESTAMP(6)) FROM dws.heartbeat').stdout.trim()) / 1e6;
-    const seen = await new Promise<number[]>((resolve) => {
-      const ages: number[] = [];
-      const timer = setInterval(() => {
-        ages.push(age(replica));
-        if (ages.length === 5) {
-          clearInterval(timer);
-          resolve(ages);
-        }
-      }, 400);
-    });
-    // At most one event period (1 s) plus the lag; fresh on every look, never a stale row.
-    for (const a of seen) expect(a).toBeGreaterThanOrEqual(0);
-    for (const a of seen) expect(a).toBeLessThan(2);
-    expect(client(replica, "SELECT STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'dws'").stdout.trim()).toMatch(/DISABLED/);
+  it('creates the heartbeat table and no event (the agent writes it); a heartbeat on the opened primary reaches the replica', async () => {
+    for (const server of [primary, replica]) {
+      expect(client(server, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'dws' AND TABLE_NAME = 'heartbeat'").stdout.trim()).toBe('1');
+      expect(client(server, 'SELECT COUNT(*) FROM information_schema.EVENTS').stdout.trim()).toBe('0');
+      expect(client(server, 'SELECT @@event_scheduler').stdout.trim()).toBe('OFF');
+    }
+    // What the agent writes to the writer every second, as the agent's account.
+    const beat = client(primary, 'REPLACE INTO dws.heartbeat (server_id, ts) VALUES (0, UTC_TIMESTAMP(6)); SELECT ts FROM dws.heartbeat WHERE server_id = 0', 'dws_failover', passwords.FAILOVER_PASSWORD);
+    expect(beat.status, beat.stderr).toBe(0);
+    const written = beat.stdout.trim();
+    expect(written).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/);
+    let seen = '';
+    for (let i = 0; i < 40 && seen !== written; i++) {
+      seen = client(replica, 'SELECT ts FROM dws.heartbeat WHERE server_id = 0').stdout.trim();
+      if (seen !== written) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(seen).toBe(written);
+    // One row: the lag a monitor reads on the replica is now minus this time.
+    expect(client(replica, 'SELECT COUNT(*), TIMESTAMPDIFF(SECOND, MAX(ts), UTC_TIMESTAMP(6)) < 10 FROM dws.heartbeat').stdout.trim()).toBe('1\t1');
   });
 
   describe('semi-synchronous replication (AFTER_SYNC)', () => {
-    // The heartbeat commits every second too: pause it so the counts below are ours alone.
-    beforeAll(() => expect(client(primary, 'ALTER EVENT dws.heartbeat DISABLE').status).toBe(0));
-    afterAll(() => client(primary, 'ALTER EVENT dws.heartbeat ENABLE'));
+    // Nothing else writes here (no heartbeat event): the counts below are ours alone.
     const status = () => {
       const rows = client(primary, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_%'").stdout.trim().split('\n');
       const m = Object.fromEntries(rows.map((r) => r.split('\t')));
@@ -171,9 +192,34 @@ describe('MariaDB runs the rendered my.cnf and bootstrap SQL', () => {
       expect(figures.acknowledged).toBeLessThan(SEMI_SYNC_TIMEOUT_MS / 2);
     });
 
-    it('degrades to asynchronous after the timeout when the replica stops acknowledging, and recovers when it is back', async () => {
+    it('degrades at once, without waiting out the timeout, when the replica disconnects (wait_no_slave OFF), and recovers when it is back', async () => {
       const before = status();
       expect(client(replica, 'STOP REPLICA IO_THREAD').status).toBe(0);
+      try {
+        // Bounded: the primary notices the closed connection within moments.
+        for (let i = 0; i < 40 && status().clients !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+        expect(status().clients).toBe(0);
+        // No replica to wait for (e.g. just after a failover): commit at once, asynchronously.
+        figures.disconnected = timedWrite();
+        expect(figures.disconnected).toBeLessThan(SEMI_SYNC_TIMEOUT_MS / 2);
+        // Counted as not acknowledged (MariaDB 10.11 may still report the status as ON here).
+        const degraded = status();
+        expect(degraded.no - before.no).toBe(1);
+        expect(degraded.yes).toBe(before.yes);
+      } finally {
+        expect(client(replica, 'START REPLICA IO_THREAD').status).toBe(0);
+      }
+      const back = await untilOn();
+      expect(back).toMatchObject({ on: 'ON', clients: 1 });
+      timedWrite();
+      expect(status().yes).toBe(back.yes + 1);
+    });
+
+    it('degrades to asynchronous after the timeout when a connected replica stops acknowledging, and recovers when it is back', async () => {
+      const before = await untilOn();
+      expect(before).toMatchObject({ on: 'ON', clients: 1 });
+      // Frozen, not gone: its connection stays open, its acknowledgements stop (a hung or cut-off replica).
+      expect(replica.proc.kill('SIGSTOP')).toBe(true);
       try {
         // The first commit waits the whole timeout for an acknowledgement that does not come...
         figures.degraded = timedWrite();
@@ -187,14 +233,16 @@ describe('MariaDB runs the rendered my.cnf and bootstrap SQL', () => {
         expect(figures.async).toBeLessThan(SEMI_SYNC_TIMEOUT_MS / 2);
         expect(status().on).toBe('OFF');
       } finally {
-        expect(client(replica, 'START REPLICA IO_THREAD').status).toBe(0);
+        replica.proc.kill('SIGCONT');
       }
       const back = await untilOn();
       expect(back).toMatchObject({ on: 'ON', clients: 1 });
-      const yes = back.yes;
       timedWrite();
-      expect(status().yes).toBe(yes + 1);
-      console.log(`semi-sync (timeout ${SEMI_SYNC_TIMEOUT_MS} ms): acknowledged write ≤ ${figures.acknowledged.toFixed(1)} ms, degraded write ${figures.degraded.toFixed(1)} ms, then async ${figures.async.toFixed(1)} ms`);
+      expect(status().yes).toBe(back.yes + 1);
+      console.log(
+        `semi-sync (timeout ${SEMI_SYNC_TIMEOUT_MS} ms): acknowledged write ≤ ${figures.acknowledged.toFixed(1)} ms; replica gone: ${figures.disconnected.toFixed(1)} ms; ` +
+          `replica silent: degraded write ${figures.degraded.toFixed(1)} ms, then async ${figures.async.toFixed(1)} ms`,
+      );
     });
   });
 });

@@ -8,15 +8,16 @@ import { Deployment, REPO, cleanUpAfterFailure, containerOf, docker, getFrom, ha
 // `cdktf deploy` of examples/basic onto the local Docker engine, checked from outside as a user
 // would, then destroyed. Once per engine. Figures go to the log and test/e2e/.work/<engine>.json.
 // Connects with the app's own mysql2 and prints "ok <rows>" or the server's error message.
-// argv: host user passwordFile ("-" for stdin) query.
+// argv: host[:port] user passwordFile ("-" for stdin) query.
 const NODE_LOGIN = `
-const [host, user, file, query] = process.argv.slice(1);
+const [hostPort, user, file, query] = process.argv.slice(1);
+const [host, port] = hostPort.split(':');
 const fs = require('fs');
 const password = fs.readFileSync(file === '-' ? 0 : file, 'utf8').trim();
 // The app container's own setting: TLS with the database's CA when it has one.
 const ca = process.env.DB_TLS_CA_FILE;
 require('/app/node_modules/mysql2/promise')
-  .createConnection({ host, user, password, connectTimeout: 5000, ...(ca ? { ssl: { ca: fs.readFileSync(ca), verifyIdentity: true } } : {}) })
+  .createConnection({ host, port: Number(port || 3306), user, password, connectTimeout: 5000, ...(ca ? { ssl: { ca: fs.readFileSync(ca), verifyIdentity: true } } : {}) })
   .then(async (c) => { const [rows] = await c.query(query); console.log('ok ' + JSON.stringify(rows)); })
   .catch((e) => console.log(e.message))
   .finally(() => process.exit(0)); // an open connection would keep node alive
@@ -31,7 +32,7 @@ const ca = process.env.DB_TLS_CA_FILE;
 const opts = { host, user: 'app', database: 'app', password: fs.readFileSync('/run/secrets/db-password', 'utf8').trim(), connectTimeout: 2000, ...(ca ? { ssl: { ca: fs.readFileSync(ca), verifyIdentity: true } } : {}) };
 (async () => {
   const acked = [];
-  let failed = 0, maxWaitMs = 0, conn, id = firstId;
+  let failed = 0, maxWaitMs = 0, maxGapMs = 0, lastAck, conn, id = firstId;
   const started = Date.now();
   while (Date.now() - started < seconds * 1000 && acked.length + failed < 2 * seconds * rate) {
     const t0 = Date.now();
@@ -39,6 +40,9 @@ const opts = { host, user: 'app', database: 'app', password: fs.readFileSync('/r
       conn ??= await mysql.createConnection(opts);
       await conn.query('INSERT INTO drill (id) VALUES (?)', [id]);
       acked.push(id);
+      const now = Date.now();
+      if (lastAck) maxGapMs = Math.max(maxGapMs, now - lastAck);
+      lastAck = now;
     } catch (e) {
       failed++;
       conn?.destroy();
@@ -49,7 +53,7 @@ const opts = { host, user: 'app', database: 'app', password: fs.readFileSync('/r
     maxWaitMs = Math.max(maxWaitMs, took);
     await new Promise((r) => setTimeout(r, Math.max(0, 1000 / rate - took)));
   }
-  console.log(JSON.stringify({ acked, failed, maxWaitMs }));
+  console.log(JSON.stringify({ acked, failed, maxWaitMs, maxGapMs }));
   process.exit(0);
 })();
 `;
@@ -103,6 +107,9 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
   const figures: Record<string, unknown> = { engine };
   const primary = `${prefix}-db-primary`;
   const replica = `${prefix}-db-replica`;
+  // The writer and reader endpoints (one router, two ports), and where it routes each.
+  const router = `${prefix}-db-router`;
+  const routed = (endpoint: 'writer' | 'reader') => docker('exec', router, 'cat', `/run/dws-route/${endpoint}`);
 
   /**
    * Logs in to a database server from inside a container (as that container's address), with the
@@ -111,9 +118,9 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
   const loginFrom = (from: string, host: string, user: string, passwordFile: string, query: string) =>
     sh('docker', ['exec', '-i', from, 'node', '-e', NODE_LOGIN, host, user, passwordFile, query], { allowFail: true }).out.trim();
 
-  /** SHOW REPLICA STATUS on the replica, one field per line. */
-  const replicaStatus = (allowFail = false) =>
-    sh('docker', ['exec', '-i', replica, 'bash', '-c', `exec ${client} --socket=/var/run/mysqld/mysqld.sock -uroot -p"$(cat /etc/dws/secrets/root-password)" --vertical`], {
+  /** SHOW REPLICA STATUS on a node (the replica by default), one field per line. */
+  const replicaStatus = (allowFail = false, node = replica) =>
+    sh('docker', ['exec', '-i', node, 'bash', '-c', `exec ${client} --socket=/var/run/mysqld/mysqld.sock -uroot -p"$(cat /etc/dws/secrets/root-password)" --vertical`], {
       input: 'SHOW REPLICA STATUS;',
       allowFail,
     }).out;
@@ -224,7 +231,9 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     expect(sql(replica, `SELECT server FROM app.visits WHERE id = ${visit.id}`).out.trim()).toBe(visit.server);
     const back = await get(`${url}/visits/${visit.id}`);
     expect(back.status).toBe(200);
-    expect(JSON.parse(back.body)).toMatchObject({ id: visit.id, readFrom: replica });
+    expect(JSON.parse(back.body)).toMatchObject({ id: visit.id, readFrom: router });
+    // The router sends writes to the primary and reads to the replica.
+    expect([routed('writer'), routed('reader')]).toEqual([primary, replica]);
   });
 
   it('replicates a direct write on the primary to the replica within 1 s', async () => {
@@ -238,8 +247,8 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     expect(ms).toBeLessThanOrEqual(1000);
   });
 
-  it('refuses a direct write on the replica', () => {
-    const asApp = loginFrom(containerOf(`${prefix}-server-1-app`), replica, 'app', '/run/secrets/db-password', "INSERT INTO app.e2e VALUES ('from-replica')");
+  it('refuses a write through the reader endpoint (the replica is read-only)', () => {
+    const asApp = loginFrom(containerOf(`${prefix}-server-1-app`), `${router}:3307`, 'app', '/run/secrets/db-password', "INSERT INTO app.e2e VALUES ('from-replica')");
     expect(asApp).toMatch(/read-only|read_only/);
     figures.replicaWriteAsApp = asApp;
     if (engine === 'mysql') {
@@ -250,9 +259,11 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     }
   });
 
-  it('lets only the app containers log in as the app user, and only the replica as the replication user', () => {
+  it('lets the app user in only through the router, and only the nodes as the replication user', () => {
     const app1 = containerOf(`${prefix}-server-1-app`);
-    expect(loginFrom(app1, primary, 'app', '/run/secrets/db-password', 'SELECT CURRENT_USER()')).toBe(`ok [{"CURRENT_USER()":"app@${prefix}-server-1-app-%"}]`);
+    expect(loginFrom(app1, router, 'app', '/run/secrets/db-password', 'SELECT CURRENT_USER()')).toBe(`ok [{"CURRENT_USER()":"app@${router}.%"}]`);
+    // Straight to a node, past the router (and its fencing): refused for the app container too.
+    expect(loginFrom(app1, primary, 'app', '/run/secrets/db-password', 'SELECT 1')).toMatch(/Host '[^']+' is not allowed to connect/);
     // The right password from the wrong container: a client container on the data network.
     const appPassword = docker('exec', primary, 'cat', '/etc/dws/secrets/app-password');
     const stranger = sh('docker', ['run', '--rm', '-i', '--network', `${prefix}-data`, images()[engine], 'bash', '-c', `exec ${client} --protocol=tcp -h${primary} -uapp -p"$1" -N -B -e 'SELECT 1'`, '_', appPassword], {
@@ -288,9 +299,9 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     if (!dbTls) return;
     const app1 = containerOf(`${prefix}-server-1-app`);
     // The app's own connection: TLS, verified against the stack's CA.
-    expect(loginFrom(app1, primary, 'app', '/run/secrets/db-password', "SHOW SESSION STATUS LIKE 'Ssl_cipher'")).toMatch(/^ok \[\{"Variable_name":"Ssl_cipher","Value":"TLS_[A-Z0-9_]+"\}\]$/);
+    expect(loginFrom(app1, router, 'app', '/run/secrets/db-password', "SHOW SESSION STATUS LIKE 'Ssl_cipher'")).toMatch(/^ok \[\{"Variable_name":"Ssl_cipher","Value":"TLS_[A-Z0-9_]+"\}\]$/);
     // The same account without TLS: refused (require_secure_transport, REQUIRE SSL).
-    const plain = sh('docker', ['exec', '-i', app1, 'node', '-e', NODE_LOGIN.replace('process.env.DB_TLS_CA_FILE', 'undefined'), primary, 'app', '/run/secrets/db-password', 'SELECT 1'], { allowFail: true }).out.trim();
+    const plain = sh('docker', ['exec', '-i', app1, 'node', '-e', NODE_LOGIN.replace('process.env.DB_TLS_CA_FILE', 'undefined'), router, 'app', '/run/secrets/db-password', 'SELECT 1'], { allowFail: true }).out.trim();
     expect(plain).not.toMatch(/^ok/);
     const status = sh('docker', ['exec', '-i', replica, 'bash', '-c', `exec ${client} --socket=/var/run/mysqld/mysqld.sock -uroot -p"$(cat /etc/dws/secrets/root-password)" --vertical`], { input: 'SHOW REPLICA STATUS;' }).out;
     expect(status).toMatch(/(Source|Master)_SSL_Allowed: Yes/);
@@ -342,7 +353,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
         .filter(Boolean)
         .map((kv) => ({ n: withoutGeneration(n), net: kv.split('=')[0], ip: kv.split('=')[1] })),
     );
-    const ports = [22, 80, 443, 3000, 3306, 8080, 8081, 8404, 9090, 9093, 9100, 9104, 9113, 9115, 33060];
+    const ports = [22, 80, 443, 3000, 3306, 3307, 8080, 8081, 8404, 9090, 9093, 9100, 9104, 9113, 9115, 33060];
     // Bounded: one connect per address and port, at most 3 s each, 16 at a time (a busy machine
     // must not turn an open port into a timeout).
     const lines = (net: string) =>
@@ -361,7 +372,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     expect(fromApp).toEqual([`${prefix}-lb:443`, `${prefix}-lb:80`, `${prefix}-server-1-app:3000`, `${prefix}-server-1-nginx:80`, `${prefix}-server-2-app:3000`, `${prefix}-server-2-nginx:80`]);
     const fromData = probe(`${prefix}-data`);
     figures.portsAnsweringFromData = fromData;
-    expect(fromData).toEqual([`${prefix}-db-primary:3306`, `${prefix}-db-replica:3306`, `${prefix}-server-1-app:3000`, `${prefix}-server-2-app:3000`]);
+    expect(fromData).toEqual([`${prefix}-db-primary:3306`, `${prefix}-db-replica:3306`, `${router}:3306`, `${router}:3307`, `${prefix}-server-1-app:3000`, `${prefix}-server-2-app:3000`]);
     const fromMgmtNet = probe(`${prefix}-mgmt`);
     figures.portsAnsweringFromMgmt = fromMgmtNet;
     // The management network is trusted: it also sees the public listeners, which bind every
@@ -392,7 +403,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
 
   it('runs every container hardened (docker inspect)', () => {
     const names = docker('ps', '--filter', `name=^${prefix}-`, '--format', '{{.Names}}').split('\n').sort();
-    expect(names).toHaveLength(15); // 7 for the web stack, 8 for monitoring
+    expect(names).toHaveLength(17); // 9 for the web stack, 8 for monitoring
     const seen: Record<string, string> = {};
     for (const n of names) {
       const [drop, add, opts, memory, privileged, user] = docker(
@@ -536,7 +547,8 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
       return [...v.mysql_up, ...v.nginx_up, ...v.probe_success].join(',') === '1,1,1,1,1' ? v : undefined;
     }, 60_000, 3000);
     expect(healthy).toBeDefined();
-    // Replication lag from the primary's heartbeat, on both servers: under 2 s (1 s event period).
+    // Replication lag from the heartbeat (the failover agent writes it to the writer every second),
+    // on both servers: under 2 s.
     const lag = await until(() => {
       const v = values('mysql_heartbeat_now_timestamp_seconds - mysql_heartbeat_stored_timestamp_seconds').map(Number);
       return v.length === 2 ? v : undefined;
@@ -633,8 +645,8 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
    * attempts), ids from `firstId`. A failed INSERT reconnects. Resolves to the acknowledged ids.
    */
   const writes = (seconds: number, rate: number, firstId: number) =>
-    new Promise<{ acked: number[]; failed: number; maxWaitMs: number }>((resolve, reject) =>
-      execFile('docker', ['exec', containerOf(`${prefix}-server-1-app`), 'node', '-e', WRITER, primary, String(seconds), String(rate), String(firstId)], { timeout: (seconds + 60) * 1000 }, (e, out, err) =>
+    new Promise<{ acked: number[]; failed: number; maxWaitMs: number; maxGapMs: number }>((resolve, reject) =>
+      execFile('docker', ['exec', containerOf(`${prefix}-server-1-app`), 'node', '-e', WRITER, router, String(seconds), String(rate), String(firstId)], { timeout: (seconds + 60) * 1000 }, (e, out, err) =>
         e ? reject(new Error(`${e.message}\n${err}`)) : resolve(JSON.parse(out.trim().split('\n').pop()!)),
       ),
     );
@@ -646,16 +658,38 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     const have = new Set(r.out.split('\n').filter(Boolean).map(Number));
     return acked.filter((id) => !have.has(id));
   };
-  /** Until the replica has every acknowledged id (bounded: 120 s); seconds it took, or undefined. */
-  const caughtUp = async (acked: number[]) => {
+  /** Until `node` has every acknowledged id (bounded: 120 s); seconds it took, or undefined. */
+  const caughtUp = async (acked: number[], node = replica) => {
     const started = Date.now();
-    const ok = await until(() => (missingOn(replica, acked)?.length === 0 ? true : undefined), 120_000, 500);
+    const ok = await until(() => (missingOn(node, acked)?.length === 0 ? true : undefined), 120_000, 500);
     return ok ? (Date.now() - started) / 1000 : undefined;
   };
-  const replicationHealthy = () => {
-    const status = replicaStatus(true);
-    return /(Replica|Slave)_IO_Running: Yes/.test(status) && /(Replica|Slave)_SQL_Running: Yes/.test(status) && /Last_SQL_Errno: 0$/m.test(status) ? status : undefined;
+  /** SHOW REPLICA STATUS of `node` if it replicates from `source` with both threads running and no error. */
+  const replicatesFrom = (node: string, source: string) => {
+    const status = replicaStatus(true, node);
+    return new RegExp(`(Source|Master)_Host: ${source}$`, 'm').test(status) &&
+      /(Replica|Slave)_IO_Running: Yes/.test(status) &&
+      /(Replica|Slave)_SQL_Running: Yes/.test(status) &&
+      /Last_IO_Errno: 0$/m.test(status) &&
+      /Last_SQL_Errno: 0$/m.test(status)
+      ? status
+      : undefined;
   };
+  const replicationHealthy = () => replicatesFrom(replica, primary);
+  const other = (node: string) => (node === primary ? replica : primary);
+  /**
+   * GTIDs consistent: MySQL, the follower's executed set is a subset of the writer's. MariaDB
+   * (gtid_strict_mode): the follower's receiver would stop with error 1236 on a diverged history,
+   * so a running one is the check; both positions go to the figures.
+   */
+  const gtids = (writer: string, follower: string) => {
+    if (engine === 'mysql') {
+      const set = sql(follower, "SELECT REPLACE(@@global.gtid_executed, '\\n', '')").out.trim();
+      return { follower: set, subsetOfWriter: sql(writer, `SELECT GTID_SUBSET('${set}', @@global.gtid_executed)`).out.trim() === '1' };
+    }
+    return { writer: sql(writer, 'SELECT @@global.gtid_binlog_pos').out.trim(), follower: sql(follower, 'SELECT @@global.gtid_slave_pos').out.trim(), subsetOfWriter: replicatesFrom(follower, writer) !== undefined };
+  };
+  const agentLog = (sinceIso: string) => sh('docker', ['logs', '--since', sinceIso, `${prefix}-db-failover`]).out;
 
   it('drill: kill -9 of the replica during writes: it restarts, resumes with no replication error and catches up; no acknowledged write lost', async () => {
     sql(primary, 'CREATE TABLE IF NOT EXISTS app.drill (id BIGINT PRIMARY KEY, at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6));');
@@ -694,6 +728,88 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     expect(missingOn(primary, w.acked)).toEqual([]);
     expect(catchUpSeconds).toBeDefined();
     expect(status).toBeDefined();
+  });
+
+  // The writer's failure. Writes unavailable = the longest time between two acknowledged writes.
+  it('drill: kill -9 of the writer\'s server process during writes: writes back within 15 s, no acknowledged write lost, GTIDs consistent', async () => {
+    const writer = routed('writer');
+    const writing = writes(30, 50, 3_000_000);
+    await new Promise((r) => setTimeout(r, 5000));
+    sh('kill', ['-9', docker('inspect', '--format', '{{.State.Pid}}', writer)]);
+    const w = await writing;
+    // Docker restarts it; within the failover delay the agent opens it again, else the replica
+    // has been promoted and it rejoins.
+    const now = routed('writer');
+    const follower = other(now);
+    const following = await until(() => replicatesFrom(follower, now), 120_000, 1000);
+    const catchUpSeconds = await caughtUp(w.acked, follower);
+    const g = gtids(now, follower);
+    const missing = missingOn(now, w.acked);
+    figures.writerKill9Drill = { acked: w.acked.length, failed: w.failed, lost: missing?.length, unavailableMs: w.maxGapMs, failedOver: now !== writer, catchUpSeconds, gtids: g };
+    expect(w.acked.length).toBeGreaterThan(100);
+    expect(w.maxGapMs).toBeLessThanOrEqual(15_000);
+    expect(missing).toEqual([]);
+    expect(following).toBeDefined();
+    expect(catchUpSeconds).toBeDefined();
+    expect(g.subsetOfWriter).toBe(true);
+  });
+
+  it('drill: docker kill of the writer container during writes: the other node takes writes within 15 s, none acknowledged lost; started again, the old writer rejoins as its replica', async () => {
+    const writer = routed('writer');
+    const since = new Date().toISOString();
+    const writing = writes(30, 50, 4_000_000);
+    await new Promise((r) => setTimeout(r, 5000));
+    docker('kill', writer);
+    const w = await writing;
+    const promoted = routed('writer');
+    const missing = missingOn(promoted, w.acked);
+    const restarted = Date.now();
+    docker('start', writer);
+    const following = await until(() => replicatesFrom(writer, promoted), 180_000, 1000);
+    const rejoinSeconds = (Date.now() - restarted) / 1000;
+    const catchUpSeconds = await caughtUp(w.acked, writer);
+    const g = gtids(promoted, writer);
+    const log = agentLog(since);
+    figures.writerContainerKillDrill = { acked: w.acked.length, failed: w.failed, lost: missing?.length, unavailableMs: w.maxGapMs, rejoinSeconds, rebuilt: /rebuilt/.test(log), gtids: g };
+    expect(promoted).toBe(other(writer));
+    expect(w.acked.length).toBeGreaterThan(100);
+    expect(w.maxGapMs).toBeLessThanOrEqual(15_000);
+    expect(missing).toEqual([]);
+    expect(following).toBeDefined();
+    expect(catchUpSeconds).toBeDefined();
+    expect(g.subsetOfWriter).toBe(true);
+    // No flapping: the old writer came back, the writer stayed where it is.
+    expect(routed('writer')).toBe(promoted);
+    expect(log).toMatch(/failover: .* is the writer/);
+  });
+
+  it('drill: planned switchover: a deploy naming the other node as writer moves writes there under load, none acknowledged lost', async () => {
+    const writer = routed('writer');
+    const target = other(writer);
+    const role = (n: string) => (n === primary ? 'primary' : 'replica');
+    // After a failover the prop still names the old writer: first set it to where the writer is
+    // (a deploy that moves nothing), then to where it should go.
+    deployment.env.DWS_DB_WRITER = role(writer);
+    deployment.deploy();
+    expect(routed('writer')).toBe(writer);
+    const since = new Date().toISOString();
+    const writing = writes(40, 50, 5_000_000);
+    await new Promise((r) => setTimeout(r, 3000));
+    deployment.env.DWS_DB_WRITER = role(target);
+    const { seconds } = await deployment.deployAsync();
+    const w = await writing;
+    const following = await until(() => replicatesFrom(writer, target), 60_000, 1000);
+    const catchUpSeconds = await caughtUp(w.acked, writer);
+    const g = gtids(target, writer);
+    const missing = missingOn(target, w.acked);
+    figures.switchoverDrill = { acked: w.acked.length, failed: w.failed, lost: missing?.length, unavailableMs: w.maxGapMs, deploySeconds: seconds, catchUpSeconds, gtids: g };
+    expect(routed('writer')).toBe(target);
+    expect(agentLog(since)).toMatch(/switchover: .* is the writer/);
+    expect(missing).toEqual([]);
+    expect(w.maxGapMs).toBeLessThanOrEqual(15_000);
+    expect(following).toBeDefined();
+    expect(catchUpSeconds).toBeDefined();
+    expect(g.subsetOfWriter).toBe(true);
   });
 
   it('leaves no container, network or volume after cdktf destroy', () => {
