@@ -414,6 +414,7 @@ last_ok=$(date +%s)
 # replicated to it semi-synchronously (so it has every acknowledged write) and its receiver was
 # connected.
 safe=0
+unsafe='nothing was seen yet'
 log "started: writer $(cat "$STATE"), wanted $WANTED, automatic failover $([ $AUTOMATIC = 1 ] && echo "after $FAILOVER_AFTER s" || echo off)"
 while :; do
   writer=$(cat "$STATE")
@@ -422,9 +423,25 @@ while :; do
     last_ok=$(date +%s)
     if open_writer "$writer"; then route writer "$writer"; fi
     follow "$node" "$writer" 2>/dev/null
-    status=$(replica_status "$node" 2>/dev/null)
-    route_reads "$writer" "$node" "$status"
-    if { [ $SEMI_SYNC = 0 ] || [ "$(cut -f2 <<<"$wstate")" = ON ]; } && [ "$(field '(Source|Master)_Host' "$status")" = "$writer" ] && [ "$(field '(Replica|Slave)_IO_Running' "$status")" = Yes ]; then safe=1; else safe=0; fi
+    said=''
+    if [ $SEMI_SYNC = 1 ] && [ "$(cut -f2 <<<"$wstate")" != ON ]; then
+      safe=0
+      unsafe="semi-sync was off on $writer"
+    fi
+    if status=$(replica_status "$node" 2>/dev/null); then
+      route_reads "$writer" "$node" "$status"
+      if [ $SEMI_SYNC = 1 ] && [ "$(cut -f2 <<<"$wstate")" != ON ]; then
+        :
+      elif [ "$(field '(Source|Master)_Host' "$status")" = "$writer" ] && [ "$(field '(Replica|Slave)_IO_Running' "$status")" = Yes ]; then
+        safe=1
+      else
+        safe=0
+        unsafe="$node was not receiving from $writer"
+      fi
+    else
+      # Not seen this time (busy, or gone): reads go to the writer; the last verdict stands.
+      route reader "$writer"
+    fi
     # A changed wanted writer (the prop, on deploy) is a planned switchover, once.
     if [ "$(cat "$ROUTES/wanted")" != "$WANTED" ]; then
       if [ "$WANTED" = "$writer" ] || { [ $safe = 1 ] && switchover "$writer" "$node"; }; then
@@ -442,7 +459,7 @@ while :; do
         remember wanted "$WANTED"
         safe=0
       else
-        say "$writer unreachable for $down s; not promoting $node: it was not a semi-synchronous replica of $writer when last seen, or is unreachable too"
+        say "$writer unreachable for $down s; not promoting $node: $([ $safe = 1 ] && echo "it is unreachable too" || echo "when last seen, $unsafe")"
       fi
     fi
   fi

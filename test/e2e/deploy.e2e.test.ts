@@ -770,6 +770,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     const catchUpSeconds = await caughtUp(w.acked, writer);
     const g = gtids(promoted, writer);
     const log = agentLog(since);
+    if (promoted !== other(writer)) console.log(`[${engine}] no failover; the agent said:\n${log}`);
     figures.writerContainerKillDrill = { acked: w.acked.length, failed: w.failed, lost: missing?.length, unavailableMs: w.maxGapMs, rejoinSeconds, rebuilt: /rebuilt/.test(log), gtids: g };
     expect(promoted).toBe(other(writer));
     expect(w.acked.length).toBeGreaterThan(100);
