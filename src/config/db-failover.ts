@@ -338,8 +338,13 @@ follow() {
       diverged "$node" "$writer"
       return 1
     fi
-    # Replicating: if it was lost as the writer, it has rejoined with nothing to discard.
-    if [ "$(field '(Replica|Slave)_IO_Running' "$status")" = Yes ] && [ "$(cat "$ROUTES/lost" 2>/dev/null)" = "$node" ]; then
+    # Receiving for 30 s: if it was lost as the writer, it rejoined with nothing to discard (a
+    # diverged node is refused as soon as its receiver asks for its position, within a second).
+    if [ "$(field '(Replica|Slave)_IO_Running' "$status")" != Yes ]; then
+      receiving_since=''
+    elif [ -z "$receiving_since" ]; then
+      receiving_since=$(date +%s)
+    elif [ $(($(date +%s) - receiving_since)) -ge 30 ] && [ "$(cat "$ROUTES/lost" 2>/dev/null)" = "$node" ]; then
       rm -f "$ROUTES/lost"
     fi
     return 0
@@ -392,6 +397,7 @@ failover() {
   route writer ''
   remember lost "$from"
   remember state "$to"
+  receiving_since=''
   log "failover: $from unreachable for $FAILOVER_AFTER s; promoting $to"
   if open_writer "$to"; then route writer "$to"; log "failover: $to is the writer"; fi
 }
@@ -415,6 +421,7 @@ last_ok=$(date +%s)
 # connected.
 safe=0
 unsafe='nothing was seen yet'
+receiving_since=''
 log "started: writer $(cat "$STATE"), wanted $WANTED, automatic failover $([ $AUTOMATIC = 1 ] && echo "after $FAILOVER_AFTER s" || echo off)"
 while :; do
   writer=$(cat "$STATE")
