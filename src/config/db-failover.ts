@@ -138,7 +138,7 @@ export function renderFailoverAgent(m: FailoverAgentModel): string {
   // The engines name the same things differently.
   const q = mysql
     ? {
-        state: `SELECT @@global.read_only, IFNULL((SELECT VARIABLE_VALUE FROM performance_schema.global_status WHERE VARIABLE_NAME = 'Rpl_semi_sync_source_status'), 'OFF'), REPLACE(@@global.gtid_executed, '\\n', '')${
+        state: `SELECT @@global.read_only, IF((SELECT VARIABLE_VALUE FROM performance_schema.global_status WHERE VARIABLE_NAME = 'Rpl_semi_sync_source_clients') > 0, IFNULL((SELECT VARIABLE_VALUE FROM performance_schema.global_status WHERE VARIABLE_NAME = 'Rpl_semi_sync_source_status'), 'OFF'), 'OFF'), REPLACE(@@global.gtid_executed, '\\n', '')${
           m.semiSync ? ', @@global.rpl_semi_sync_source_enabled, @@global.rpl_semi_sync_replica_enabled' : ''
         }`,
         fence: 'SET GLOBAL super_read_only = ON',
@@ -158,7 +158,7 @@ export function renderFailoverAgent(m: FailoverAgentModel): string {
           }`,
       }
     : {
-        state: `SELECT @@global.read_only, IFNULL((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'), 'OFF'), @@global.gtid_binlog_pos${
+        state: `SELECT @@global.read_only, IF((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_CLIENTS') > 0, IFNULL((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'), 'OFF'), 'OFF'), @@global.gtid_binlog_pos${
           m.semiSync ? ', @@global.rpl_semi_sync_master_enabled, @@global.rpl_semi_sync_slave_enabled' : ''
         }`,
         fence: 'SET GLOBAL read_only = ON',
@@ -250,7 +250,8 @@ detach() {
   sql_long "$node" "$CATCH_UP" "${q.stop}; ${q.reset}"
 }
 
-# Columns of the state query: read_only, semi-sync source status, GTIDs, and with semi-sync on
+# Columns of the state query: read_only, semi-sync source status (OFF with no semi-sync replica
+# connected: MariaDB may say ON then), GTIDs, and with semi-sync on
 # whether the node is enabled as semi-sync source and as semi-sync replica.
 WRITER_ROLE=${m.semiSync ? "'1	0'" : "''"}
 REPLICA_ROLE=${m.semiSync ? "'0	1'" : "''"}
@@ -421,6 +422,8 @@ last_ok=$(date +%s)
 # connected.
 safe=0
 unsafe='nothing was seen yet'
+source=''
+receiving=''
 receiving_since=''
 log "started: writer $(cat "$STATE"), wanted $WANTED, automatic failover $([ $AUTOMATIC = 1 ] && echo "after $FAILOVER_AFTER s" || echo off)"
 while :; do
@@ -431,23 +434,27 @@ while :; do
     if open_writer "$writer"; then route writer "$writer"; fi
     follow "$node" "$writer" 2>/dev/null
     said=''
-    if [ $SEMI_SYNC = 1 ] && [ "$(cut -f2 <<<"$wstate")" != ON ]; then
-      safe=0
-      unsafe="semi-sync was off on $writer"
-    fi
     if status=$(replica_status "$node" 2>/dev/null); then
       route_reads "$writer" "$node" "$status"
-      if [ $SEMI_SYNC = 1 ] && [ "$(cut -f2 <<<"$wstate")" != ON ]; then
-        :
-      elif [ "$(field '(Source|Master)_Host' "$status")" = "$writer" ] && [ "$(field '(Replica|Slave)_IO_Running' "$status")" = Yes ]; then
-        safe=1
-      else
-        safe=0
-        unsafe="$node was not receiving from $writer"
-      fi
+      source=$(field '(Source|Master)_Host' "$status")
+      receiving=$(field '(Replica|Slave)_IO_Running' "$status")
     else
-      # Not seen this time (busy, or gone): reads go to the writer; the last verdict stands.
+      # Not seen this time (busy, or gone): reads go to the writer; what was seen last stands.
       route reader "$writer"
+    fi
+    # The verdict rests on what the writer said while alive (this probe): semi-sync ON means a
+    # replica was connected and acknowledging. The replica's own view is read after the probe
+    # and may already show the writer's death, so only its configured source counts.
+    if [ "$source" != "$writer" ]; then
+      safe=0
+      unsafe="$node did not replicate from $writer"
+    elif [ $SEMI_SYNC = 1 ]; then
+      if [ "$(cut -f2 <<<"$wstate")" = ON ]; then safe=1; else safe=0; unsafe="semi-sync was off on $writer"; fi
+    elif [ "$receiving" = Yes ]; then
+      safe=1
+    else
+      safe=0
+      unsafe="$node was not receiving from $writer"
     fi
     # A changed wanted writer (the prop, on deploy) is a planned switchover, once.
     if [ "$(cat "$ROUTES/wanted")" != "$WANTED" ]; then
