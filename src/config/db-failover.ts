@@ -136,20 +136,26 @@ export function renderFailoverAgent(m: FailoverAgentModel): string {
   const client = mysql ? 'mysql' : 'mariadb';
   const tlsOptions = !m.tls ? [] : mysql ? [`ssl-mode=VERIFY_IDENTITY`, `ssl-ca=${DB_TLS_FILES.ca}`] : ['ssl', `ssl-ca=${DB_TLS_FILES.ca}`, 'ssl-verify-server-cert'];
   // The engines name the same things differently.
+  const thread = mysql ? 'REPLICA' : 'SLAVE';
+  const [sourceSide, replicaSide] = mysql ? ['source', 'replica'] : ['master', 'slave'];
+  const semi = (on: string, off: string) => (m.semiSync ? `SET GLOBAL rpl_semi_sync_${off}_enabled = OFF; SET GLOBAL rpl_semi_sync_${on}_enabled = ON` : 'DO 0');
+  const common = {
+    asWriter: semi(sourceSide, replicaSide),
+    asReplica: semi(replicaSide, sourceSide),
+    restartIo: `STOP ${thread} IO_THREAD; START ${thread} IO_THREAD`,
+    stop: `STOP ${thread}`,
+    stopIo: `STOP ${thread} IO_THREAD`,
+    reset: `RESET ${thread} ALL`,
+    start: `START ${thread}`,
+  };
   const q = mysql
     ? {
+        ...common,
         state: `SELECT @@global.read_only, IF((SELECT VARIABLE_VALUE FROM performance_schema.global_status WHERE VARIABLE_NAME = 'Rpl_semi_sync_source_clients') > 0, IFNULL((SELECT VARIABLE_VALUE FROM performance_schema.global_status WHERE VARIABLE_NAME = 'Rpl_semi_sync_source_status'), 'OFF'), 'OFF'), REPLACE(@@global.gtid_executed, '\\n', '')${
           m.semiSync ? ', @@global.rpl_semi_sync_source_enabled, @@global.rpl_semi_sync_replica_enabled' : ''
         }`,
         fence: 'SET GLOBAL super_read_only = ON',
         open: 'SET GLOBAL super_read_only = OFF; SET GLOBAL read_only = OFF',
-        asWriter: m.semiSync ? 'SET GLOBAL rpl_semi_sync_replica_enabled = OFF; SET GLOBAL rpl_semi_sync_source_enabled = ON' : 'DO 0',
-        asReplica: m.semiSync ? 'SET GLOBAL rpl_semi_sync_source_enabled = OFF; SET GLOBAL rpl_semi_sync_replica_enabled = ON' : 'DO 0',
-        restartIo: 'STOP REPLICA IO_THREAD; START REPLICA IO_THREAD',
-        stop: 'STOP REPLICA',
-        stopIo: 'STOP REPLICA IO_THREAD',
-        reset: 'RESET REPLICA ALL',
-        start: 'START REPLICA',
         // 0 once the set is applied, 1 on timeout.
         wait: (set: string, seconds: string) => `SELECT WAIT_FOR_EXECUTED_GTID_SET('${set}', ${seconds})`,
         source: (host: string) =>
@@ -158,18 +164,12 @@ export function renderFailoverAgent(m: FailoverAgentModel): string {
           }`,
       }
     : {
+        ...common,
         state: `SELECT @@global.read_only, IF((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_CLIENTS') > 0, IFNULL((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'), 'OFF'), 'OFF'), @@global.gtid_binlog_pos${
           m.semiSync ? ', @@global.rpl_semi_sync_master_enabled, @@global.rpl_semi_sync_slave_enabled' : ''
         }`,
         fence: 'SET GLOBAL read_only = ON',
         open: 'SET GLOBAL read_only = OFF',
-        asWriter: m.semiSync ? 'SET GLOBAL rpl_semi_sync_slave_enabled = OFF; SET GLOBAL rpl_semi_sync_master_enabled = ON' : 'DO 0',
-        asReplica: m.semiSync ? 'SET GLOBAL rpl_semi_sync_master_enabled = OFF; SET GLOBAL rpl_semi_sync_slave_enabled = ON' : 'DO 0',
-        restartIo: 'STOP SLAVE IO_THREAD; START SLAVE IO_THREAD',
-        stop: 'STOP SLAVE',
-        stopIo: 'STOP SLAVE IO_THREAD',
-        reset: 'RESET SLAVE ALL',
-        start: 'START SLAVE',
         // 0 once the position is applied, -1 on timeout.
         wait: (set: string, seconds: string) => `SELECT MASTER_GTID_WAIT('${set}', ${seconds})`,
         // current_pos: a former writer asks for what follows its own last transaction, and the

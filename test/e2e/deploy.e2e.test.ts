@@ -689,6 +689,15 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     }
     return { writer: sql(writer, 'SELECT @@global.gtid_binlog_pos').out.trim(), follower: sql(follower, 'SELECT @@global.gtid_slave_pos').out.trim(), subsetOfWriter: replicatesFrom(follower, writer) !== undefined };
   };
+  /** What every writer drill must show: writes back within 15 s, none lost, the follower healthy and consistent. */
+  const expectWriterDrillHeld = (w: { acked: number[]; maxGapMs: number }, missing: number[] | undefined, following: unknown, catchUpSeconds: number | undefined, g: { subsetOfWriter: boolean }) => {
+    expect(w.acked.length).toBeGreaterThan(100);
+    expect(w.maxGapMs).toBeLessThanOrEqual(15_000);
+    expect(missing).toEqual([]);
+    expect(following).toBeDefined();
+    expect(catchUpSeconds).toBeDefined();
+    expect(g.subsetOfWriter).toBe(true);
+  };
   const agentLog = (sinceIso: string) => sh('docker', ['logs', '--since', sinceIso, `${prefix}-db-failover`]).out;
 
   it('drill: kill -9 of the replica during writes: it restarts, resumes with no replication error and catches up; no acknowledged write lost', async () => {
@@ -746,12 +755,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     const g = gtids(now, follower);
     const missing = missingOn(now, w.acked);
     figures.writerKill9Drill = { acked: w.acked.length, failed: w.failed, lost: missing?.length, unavailableMs: w.maxGapMs, failedOver: now !== writer, catchUpSeconds, gtids: g };
-    expect(w.acked.length).toBeGreaterThan(100);
-    expect(w.maxGapMs).toBeLessThanOrEqual(15_000);
-    expect(missing).toEqual([]);
-    expect(following).toBeDefined();
-    expect(catchUpSeconds).toBeDefined();
-    expect(g.subsetOfWriter).toBe(true);
+    expectWriterDrillHeld(w, missing, following, catchUpSeconds, g);
   });
 
   it('drill: docker kill of the writer container during writes: the other node takes writes within 15 s, none acknowledged lost; started again, the old writer rejoins as its replica', async () => {
@@ -773,12 +777,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     if (promoted !== other(writer)) console.log(`[${engine}] no failover; the agent said:\n${log}`);
     figures.writerContainerKillDrill = { acked: w.acked.length, failed: w.failed, lost: missing?.length, unavailableMs: w.maxGapMs, rejoinSeconds, rebuilt: /rebuilt/.test(log), gtids: g };
     expect(promoted).toBe(other(writer));
-    expect(w.acked.length).toBeGreaterThan(100);
-    expect(w.maxGapMs).toBeLessThanOrEqual(15_000);
-    expect(missing).toEqual([]);
-    expect(following).toBeDefined();
-    expect(catchUpSeconds).toBeDefined();
-    expect(g.subsetOfWriter).toBe(true);
+    expectWriterDrillHeld(w, missing, following, catchUpSeconds, g);
     // No flapping: the old writer came back, the writer stayed where it is.
     expect(routed('writer')).toBe(promoted);
     expect(log).toMatch(/failover: .* is the writer/);
