@@ -143,6 +143,7 @@ export function renderFailoverAgent(m: FailoverAgentModel): string {
     asWriter: semi(sourceSide, replicaSide),
     asReplica: semi(replicaSide, sourceSide),
     restartIo: `STOP ${thread} IO_THREAD; START ${thread} IO_THREAD`,
+    restartSemiSyncSource: m.semiSync ? `SET GLOBAL rpl_semi_sync_${sourceSide}_enabled = OFF; SET GLOBAL rpl_semi_sync_${sourceSide}_enabled = ON` : 'DO 0',
     stop: `STOP ${thread}`,
     stopIo: `STOP ${thread} IO_THREAD`,
     reset: `RESET ${thread} ALL`,
@@ -154,6 +155,7 @@ export function renderFailoverAgent(m: FailoverAgentModel): string {
         state: `SELECT @@global.read_only, IF((SELECT VARIABLE_VALUE FROM performance_schema.global_status WHERE VARIABLE_NAME = 'Rpl_semi_sync_source_clients') > 0, IFNULL((SELECT VARIABLE_VALUE FROM performance_schema.global_status WHERE VARIABLE_NAME = 'Rpl_semi_sync_source_status'), 'OFF'), 'OFF'), REPLACE(@@global.gtid_executed, '\\n', '')${
           m.semiSync ? ', @@global.rpl_semi_sync_source_enabled, @@global.rpl_semi_sync_replica_enabled' : ''
         }`,
+        stuckDump: `SELECT COUNT(*) FROM performance_schema.processlist WHERE USER = '${m.replicationUser}' AND COMMAND = 'Killed' AND TIME >= 5`,
         fence: 'SET GLOBAL super_read_only = ON',
         open: 'SET GLOBAL super_read_only = OFF; SET GLOBAL read_only = OFF',
         // 0 once the set is applied, 1 on timeout.
@@ -168,6 +170,7 @@ export function renderFailoverAgent(m: FailoverAgentModel): string {
         state: `SELECT @@global.read_only, IF((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_CLIENTS') > 0, IFNULL((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'), 'OFF'), 'OFF'), @@global.gtid_binlog_pos${
           m.semiSync ? ', @@global.rpl_semi_sync_master_enabled, @@global.rpl_semi_sync_slave_enabled' : ''
         }`,
+        stuckDump: `SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '${m.replicationUser}' AND COMMAND = 'Killed' AND TIME >= 5`,
         fence: 'SET GLOBAL read_only = ON',
         open: 'SET GLOBAL read_only = OFF',
         // 0 once the position is applied, -1 on timeout.
@@ -265,6 +268,19 @@ open_writer() {
   detach "$node" || return 1
   sql "$node" "${q.asWriter}; ${q.open}" || return 1
   log "$node takes writes"
+}
+
+# Seen on MariaDB 11.8 after a replica's network was cut: the writer's binlog dump thread for it,
+# killed when the replica reconnects, hangs while it leaves the semi-sync ack receiver, and the
+# replica's new connection waits behind it, for minutes (the replica receives nothing). Turning
+# the semi-sync source off and on restarts the ack receiver and frees both. Called only while no
+# semi-sync replica is connected, so no commit is waiting for an acknowledgement.
+unstick_dumps() {
+  local writer=$1 stuck
+  stuck=$(sql "$writer" "${q.stuckDump}") || return 0
+  [ "\${stuck:-0}" -gt 0 ] || return 0
+  log "$writer: a killed replication connection has hung for 5 s or more; restarting the semi-sync source"
+  sql "$writer" "${q.restartSemiSyncSource}"
 }
 
 # A node lost as the writer may come back with transactions the new writer lacks: ones in its
@@ -429,10 +445,13 @@ log "started: writer $(cat "$STATE"), wanted $WANTED, automatic failover $([ $AU
 while :; do
   writer=$(cat "$STATE")
   node=$(other "$writer")
-  if wstate=$(sql "$writer" "${q.state}" 2>/dev/null); then
+  wstate=$(sql "$writer" "${q.state}" 2>/dev/null)
+  probe=$?
+  if [ $probe = 0 ]; then
     last_ok=$(date +%s)
     if open_writer "$writer"; then route writer "$writer"; fi
     follow "$node" "$writer" 2>/dev/null
+    [ $SEMI_SYNC = 1 ] && [ "$(cut -f2 <<<"$wstate")" != ON ] && unstick_dumps "$writer" 2>/dev/null
     said=''
     if status=$(replica_status "$node" 2>/dev/null); then
       route_reads "$writer" "$node" "$status"
@@ -464,6 +483,11 @@ while :; do
         say "switchover to $WANTED waits until it replicates semi-synchronously from $writer"
       fi
     fi
+  elif [ $probe = 124 ] && sql "$writer" 'SELECT 1' >/dev/null 2>&1; then
+    # Connected but slow to report its state (seen for 20 s while a replication connection hung,
+    # see unstick_dumps), and answers: not down, and nothing is decided on it.
+    last_ok=$(date +%s)
+    say "$writer answers but did not report its state within 3 s"
   else
     down=$(($(date +%s) - last_ok))
     say "$writer unreachable"

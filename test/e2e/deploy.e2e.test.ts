@@ -719,6 +719,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
   });
 
   it('drill: replica cut off the data network for 30 s during writes: writes go on (semi-sync times out), it catches up after', async () => {
+    const since = new Date().toISOString();
     const writing = writes(50, 50, 2_000_000);
     await new Promise((r) => setTimeout(r, 5000));
     docker('network', 'disconnect', `${prefix}-data`, replica);
@@ -730,7 +731,12 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     const w = await writing;
     const catchUpSeconds = await caughtUp(w.acked);
     const status = await until(replicationHealthy, 30_000, 1000);
-    figures.replicaDisconnectDrill = { acked: w.acked.length, failed: w.failed, maxWaitMs: w.maxWaitMs, catchUpSeconds };
+    // Whether the agent had to free a hung replication connection on the writer (see unstick_dumps).
+    const semiSyncSourceRestarted = /restarting the semi-sync source/.test(agentLog(since));
+    figures.replicaDisconnectDrill = { acked: w.acked.length, failed: w.failed, maxWaitMs: w.maxWaitMs, catchUpSeconds, semiSyncSourceRestarted };
+    if (catchUpSeconds === undefined || status === undefined) {
+      console.log(`[${engine}] replica did not catch up: missing ${missingOn(replica, w.acked)?.length}\n${replicaStatus(true)}\nagent:\n${agentLog(since)}`);
+    }
     // Writes stalled at most for the semi-sync timeout (10 s), then went on asynchronously.
     expect(w.maxWaitMs).toBeLessThan(15_000);
     expect(w.acked.length).toBeGreaterThan(1000);
