@@ -120,6 +120,7 @@ export class DistributedWebStack extends Construct {
         network: this.dataNetwork,
         image: p.images.database,
         routerImage: p.images.haproxy,
+        ...(p.monitoring !== false ? { managementNetwork: this.managementNetwork } : {}),
         namePrefix: prefix,
       });
       this.appServers = new AppServerPair(this, 'AppServers', {

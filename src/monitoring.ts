@@ -134,7 +134,7 @@ const schema = z.strictObject({
 
 const CONF = '/etc/dws';
 const PORTS = { prometheus: 9090, alertmanager: 9093, nginxExporter: 9113, mysqldExporter: 9104, blackbox: 9115, node: 9100 } as const;
-const JOBS = { haproxy: 'haproxy', nginx: 'nginx', mysql: 'mysql', node: 'node', blackbox: 'blackbox' } as const;
+const JOBS = { haproxy: 'haproxy', nginx: 'nginx', mysql: 'mysql', node: 'node', blackbox: 'blackbox', dbRouter: 'db-router' } as const;
 
 /**
  * Prometheus and Alertmanager with an exporter for every component, on the management network:
@@ -168,6 +168,9 @@ export class Monitoring extends Construct {
     const servers = (p.appServers as AppServerPair | undefined)?.servers ?? [];
     if (servers.some((s) => !s.statusUrl)) {
       throw new ValidationError(path, 'appServers', 'must have a managementNetwork (each Nginx serves its status page only there)');
+    }
+    if (p.database && !(p.database as MySqlPrimaryReplica).routerMetricsTarget) {
+      throw new ValidationError(path, 'database', 'must have a managementNetwork (its router serves its metrics only there)');
     }
     super(scope, id);
     ensureDockerProvider(this);
@@ -250,6 +253,7 @@ export class Monitoring extends Construct {
         );
       }
       this.jobs.push({ job: JOBS.mysql, targets: [db.primary, db.replica].map((s) => at(`${s.host}-exporter`, PORTS.mysqldExporter)) });
+      this.jobs.push({ job: JOBS.dbRouter, targets: [db.routerMetricsTarget!] }); // checked above
     }
 
     if (p.hostMetrics) {
@@ -340,7 +344,7 @@ export class Monitoring extends Construct {
       ],
       upload: [
         { file: `${CONF}/prometheus.yml`, content: promConfig },
-        { file: `${CONF}/rules.yml`, content: terraformLiteral(renderAlertRules({ engine: db?.engine ?? 'mysql', thresholds, jobs: JOBS })) },
+        { file: `${CONF}/rules.yml`, content: terraformLiteral(renderAlertRules({ engine: db?.engine ?? 'mysql', thresholds, jobs: JOBS, configuredWriter: db?.configuredWriterHost ?? '' })) },
       ],
       mounts: [{ type: 'volume', source: data.name, target: '/prometheus' }],
       ...memoryLimit(p.prometheusMemoryMb),

@@ -114,6 +114,13 @@ export interface MySqlPrimaryReplicaProps {
   readonly failover?: DatabaseFailoverProps;
   /** The router's image (HAProxy 2.6+ with bash). @default "haproxy:3.0" */
   readonly routerImage?: string;
+  /**
+   * The management network: the router joins it and serves its Prometheus metrics (which node
+   * each endpoint sends to) only there, at `routerMetricsTarget`; its writer and reader ports
+   * then listen only on `network`. Monitoring scrapes them and alerts on an unrouted writer and
+   * on a failover. DistributedWebStack passes its own when monitoring is on. @default none
+   */
+  readonly managementNetwork?: network.Network;
   /** Container and volume names start with this. @default the stack's id */
   readonly namePrefix?: string;
 }
@@ -150,6 +157,7 @@ const schema = z.strictObject({
     })
     .default({ afterSeconds: 5, catchUpTimeoutSeconds: 30 }),
   routerImage: imageRef.optional(),
+  managementNetwork: z.any().optional(),
   namePrefix: dockerName.optional(),
 });
 
@@ -159,6 +167,9 @@ const schema = z.strictObject({
  * probing it, must learn sooner. Known names are answered locally in milliseconds.
  */
 const FAST_DNS = ['timeout:1', 'attempts:1'];
+
+/** The router's metrics port, on the management network. */
+const ROUTER_METRICS_PORT = 8405;
 
 const CA_VALIDITY_DAYS = 3650;
 const SERVER_CERT_VALIDITY_DAYS = 365;
@@ -200,6 +211,10 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
   readonly readerPort: number;
   /** The writer and reader endpoints: HAProxy, routing as the failover agent says. */
   readonly router: container.Container;
+  /** host:port of the router's Prometheus metrics on the management network, if it has one. */
+  readonly routerMetricsTarget?: string;
+  /** The node the `writer` prop names (its Docker DNS name): where writes go unless it failed. */
+  readonly configuredWriterHost: string;
   /** The failover agent: picks the writer, fences, promotes, rejoins; writes the heartbeat. */
   readonly failoverAgent: container.Container;
   readonly failoverPassword: password.Password;
@@ -249,6 +264,11 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
     const agentName = `${prefix}-db-failover`;
     this.writerHost = routerName;
     this.readerHost = routerName;
+    this.configuredWriterHost = hosts[p.writer];
+    const mgmt = p.managementNetwork as network.Network | undefined;
+    // Aliases each network resolves on its own, so HAProxy binds each frontend to one network.
+    const routerOn = { data: `${routerName}-data`, mgmt: `${routerName}-mgmt` };
+    this.routerMetricsTarget = mgmt ? `${routerOn.mgmt}:${ROUTER_METRICS_PORT}` : undefined;
 
     this.rootPassword = this.newSecret('RootPassword');
     this.replicationPassword = this.newSecret('ReplicationPassword');
@@ -403,7 +423,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       dependsOn: [this.primary.container, this.replica.container],
     });
     const routerHc = healthcheck({
-      test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${this.port}`],
+      test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/${mgmt ? routerOn.data : '127.0.0.1'}/${this.port}`],
       intervalSeconds: 5,
       timeoutSeconds: 3,
       startPeriodSeconds: 30,
@@ -416,12 +436,23 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       upload: [
         {
           file: DB_ROUTER_PATHS.config,
-          content: renderDbRouterConfig({ nodes: [hosts.primary, hosts.replica], nodePort: p.port, writerPort: this.port, readerPort: this.readerPort, resolver: DOCKER_DNS, maxConnections: 4000 }),
+          content: renderDbRouterConfig({
+            nodes: [hosts.primary, hosts.replica],
+            nodePort: p.port,
+            writerPort: this.port,
+            readerPort: this.readerPort,
+            resolver: DOCKER_DNS,
+            maxConnections: 4000,
+            ...(mgmt ? { listenAddress: routerOn.data, metrics: { address: routerOn.mgmt, port: ROUTER_METRICS_PORT } } : {}),
+          }),
         },
         // Run by HAProxy's own user.
         { file: DB_ROUTER_PATHS.routeCheck, content: renderRouteCheck(), permissions: '0755' },
       ],
-      networksAdvanced: [{ name: this.network.name, aliases: [routerName] }],
+      networksAdvanced: [
+        { name: this.network.name, aliases: [routerName, ...(mgmt ? [routerOn.data] : [])] },
+        ...(mgmt ? [{ name: mgmt.name, aliases: [routerOn.mgmt] }] : []),
+      ],
       mounts: [routeMount(true)],
       // The image's own unprivileged user; the ports are above 1024.
       ...hardening([]),

@@ -36,10 +36,12 @@ describe('DistributedWebStack', () => {
     ]);
   });
 
-  it('puts the databases, their router and failover agent on the internal data network only', () => {
-    for (const name of ['test-db-primary', 'test-db-replica', 'test-db-router', 'test-db-failover']) {
-      expect(byName(tf, 'docker_container', name).networks_advanced.map(networkRef)).toEqual([`\${docker_network.web_DataNetwork_${logicalSuffix(tf, 'test-data')}.name}`]);
+  it('puts the databases, their router and failover agent on the internal data network only (the router\'s metrics also on mgmt)', () => {
+    const data = `\${docker_network.web_DataNetwork_${logicalSuffix(tf, 'test-data')}.name}`;
+    for (const name of ['test-db-primary', 'test-db-replica', 'test-db-failover']) {
+      expect(byName(tf, 'docker_container', name).networks_advanced.map(networkRef)).toEqual([data]);
     }
+    expect(byName(tf, 'docker_container', 'test-db-router').networks_advanced.map(networkRef)).toEqual([data, `\${docker_network.web_ManagementNetwork_${logicalSuffix(tf, 'test-mgmt')}.name}`]);
   });
 
   it('joins the tiers as designed: lb on edge+app(+mgmt), nginx on app(+mgmt), app on app+data', () => {

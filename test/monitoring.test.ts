@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DB_PATHS, DistributedWebStack, LoadBalancer, Monitoring, ValidationError } from '../src';
+import { DB_PATHS, DistributedWebStack, LoadBalancer, Monitoring, MySqlPrimaryReplica, ValidationError } from '../src';
 import { baseName, byName, passwordLiterals, resources, synthStack, testNetwork, uploaded } from './helpers';
 
 function webStack(props: Partial<ConstructorParameters<typeof DistributedWebStack>[2]> = {}) {
@@ -49,6 +49,7 @@ describe('Monitoring in DistributedWebStack', () => {
       'test-db-replica-exporter-mgmt:9104',
       'test-node-exporter-mgmt:9100',
       'test-alertmanager-mgmt:9093',
+      'test-db-router-mgmt:8405',
       'https://test-lb:443/',
     ]) {
       expect(cfg, target).toContain(target);
@@ -117,7 +118,42 @@ describe('Monitoring in DistributedWebStack', () => {
   });
 });
 
+describe('the database router on the management network', () => {
+  const { tf } = webStack();
+  const router = byName(tf, 'docker_container', 'test-db-router');
+  const cfg = uploaded(router, '/etc/dws/db-router.cfg');
+
+  it('serves metrics only on its mgmt alias, and the endpoints only on its data alias', () => {
+    const aliases = router.networks_advanced.map((n: any) => n.aliases);
+    expect(aliases).toEqual([['test-db-router', 'test-db-router-data'], ['test-db-router-mgmt']]);
+    expect(cfg.match(/^ {2}bind .*$/gm)).toEqual(['  bind test-db-router-data:3306', '  bind test-db-router-data:3307', '  bind test-db-router-mgmt:8405']);
+    // Its healthcheck connects where the writer port listens.
+    expect(router.healthcheck.test.join(' ')).toContain('/dev/tcp/test-db-router-data/3306');
+  });
+
+  it('alerts on the node the writer prop names', () => {
+    const rules = (t: any) => uploaded(byName(t, 'docker_container', 'test-prometheus'), '/etc/dws/rules.yml');
+    expect(rules(tf)).toContain('server="test-db-primary",state="UP"');
+    expect(rules(webStack({ database: { writer: 'replica' } }).tf)).toContain('server="test-db-replica",state="UP"');
+  });
+
+  it('without monitoring, stays off the mgmt network and listens on every address of its own', () => {
+    const off = byName(webStack({ monitoring: false }).tf, 'docker_container', 'test-db-router');
+    expect(off.networks_advanced.map((n: any) => n.aliases)).toEqual([['test-db-router']]);
+    expect(uploaded(off, '/etc/dws/db-router.cfg').match(/^ {2}bind .*$/gm)).toEqual(['  bind :3306', '  bind :3307']);
+  });
+});
+
 describe('Monitoring validation', () => {
+  it('refuses a database without a management network, naming the field', () => {
+    expect(() =>
+      synthStack((stack) => {
+        const db = new MySqlPrimaryReplica(stack, 'db', { network: testNetwork(stack) });
+        new Monitoring(stack, 'mon', { managementNetwork: testNetwork(stack, 'mgmt', true), database: db });
+      }),
+    ).toThrow(new ValidationError('test/mon', 'database', 'must have a managementNetwork (its router serves its metrics only there)'));
+  });
+
   it('refuses a load balancer without a management network, naming the field', () => {
     expect(() =>
       synthStack((stack) => {

@@ -34,6 +34,10 @@ export interface DbRouterModel {
   /** Docker's embedded DNS: nodes are re-resolved, since a restarted container may move. */
   readonly resolver: string;
   readonly maxConnections: number;
+  /** Where the writer and reader ports listen (an address or a name). @default every address */
+  readonly listenAddress?: string;
+  /** Prometheus metrics (HAProxy's exporter) at http://address:port/metrics. @default none */
+  readonly metrics?: { readonly address: string; readonly port: number };
 }
 
 /**
@@ -93,13 +97,27 @@ export function renderDbRouterConfig(m: DbRouterModel): string {
     '  timeout server 8h',
     '',
     'frontend writer',
-    `  bind :${m.writerPort}`,
+    `  bind ${m.listenAddress ?? ''}:${m.writerPort}`,
     '  default_backend writer',
     '',
     'frontend reader',
-    `  bind :${m.readerPort}`,
+    `  bind ${m.listenAddress ?? ''}:${m.readerPort}`,
     '  default_backend reader',
     '',
+    ...(m.metrics
+      ? [
+          // Which node each endpoint sends to, for the alerts on a failover or an unrouted writer.
+          'frontend metrics',
+          `  bind ${m.metrics.address}:${m.metrics.port}`,
+          '  mode http',
+          '  option dontlog-normal',
+          '  timeout client 10s',
+          '  timeout http-request 5s',
+          '  http-request use-service prometheus-exporter if { path /metrics }',
+          '  http-request deny',
+          '',
+        ]
+      : []),
     ...backend('writer'),
     ...backend('reader'),
   ].join('\n');

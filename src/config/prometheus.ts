@@ -129,7 +129,9 @@ export interface AlertRulesModel {
   readonly engine: 'mysql' | 'mariadb';
   readonly thresholds: AlertThresholds;
   /** Job names used in the scrape config. */
-  readonly jobs: { readonly haproxy: string; readonly nginx: string; readonly mysql: string; readonly node: string; readonly blackbox: string };
+  readonly jobs: { readonly haproxy: string; readonly nginx: string; readonly mysql: string; readonly node: string; readonly blackbox: string; readonly dbRouter: string };
+  /** The database node the `writer` prop names, as the router calls it; '' without a database. */
+  readonly configuredWriter: string;
 }
 
 // A type, not an interface, so that it is a Yaml value as it is.
@@ -155,6 +157,8 @@ export const ALERT_NAMES: readonly string[] = [
   'MySQLReplicationLag',
   'MySQLReplicationHeartbeatLag',
   'MySQLSemiSyncDegraded',
+  'DatabaseWriterUnrouted',
+  'DatabaseFailedOver',
   'PublicEndpointDown',
   'CertificateExpiringSoon',
   'HostDiskNearlyFull',
@@ -184,6 +188,7 @@ export function alertRules(m: AlertRulesModel): AlertRule[] {
   const t = m.thresholds;
   const j = (name: string) => `job="${name}"`;
   const hap = j(m.jobs.haproxy);
+  const router = j(m.jobs.dbRouter);
   const rep = REPLICA_METRICS[m.engine];
   const semi = SEMI_SYNC_METRICS[m.engine];
   const on = '{{ $labels.instance }}';
@@ -231,6 +236,16 @@ export function alertRules(m: AlertRulesModel): AlertRule[] {
       `${semi.status}{${j(m.jobs.mysql)}} == 0 and on (job, instance) ${semi.enabled}{${j(m.jobs.mysql)}} == 1`, '1m', 'critical',
       `Semi-synchronous replication is off on ${on}`,
       `The primary behind ${on} commits without waiting for the replica (it did not acknowledge within the semi-sync timeout): until it catches up, losing the primary loses acknowledged writes.`),
+    // The database router's writer backend: a node is up there only while the failover agent
+    // routes writes to it. Longer than a failover (goal: 15 s), so only a stuck one pages.
+    rule('DatabaseWriterUnrouted', `haproxy_backend_active_servers{${router},proxy="writer"} == 0`, '30s', 'critical',
+      `No database node takes writes through ${on}`,
+      `The database router ${on} sends writes to no node: every write fails. The failover agent's log (docker logs <prefix>-db-failover) says why.`),
+    rule('DatabaseFailedOver',
+      `haproxy_server_status{${router},proxy="writer",server="${m.configuredWriter}",state="UP"} == 0 and on (job, instance) haproxy_backend_active_servers{${router},proxy="writer"} > 0`,
+      '1m', 'warning',
+      `Writes go to the other database node, not ${m.configuredWriter}`,
+      `The database failed over: the router ${on} sends writes to the node the writer prop does not name. Once ${m.configuredWriter} is back and replicating, deploy with the writer prop naming the node that now takes writes, or to move writes back (a planned switchover).`),
     rule('PublicEndpointDown', `probe_success{${j(m.jobs.blackbox)}} == 0`, '1m', 'critical', `${on} is unreachable`, `The blackbox probe of ${on} fails.`),
     rule('CertificateExpiringSoon', `(probe_ssl_earliest_cert_expiry{${j(m.jobs.blackbox)}} - time()) / 86400 < ${t.certificateExpiryDays}`, '1h', 'warning',
       `The certificate of ${on} expires soon`, `The certificate served at ${on} expires in {{ printf "%.1f" $value }} days.`),

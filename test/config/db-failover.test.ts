@@ -64,6 +64,21 @@ describe('renderDbRouterConfig, checked by haproxy -c', () => {
     expect(section(cfg, 'global')).toEqual(expect.arrayContaining(['  external-check', '  insecure-fork-wanted']));
   });
 
+  it('with a listen address and metrics: the endpoints listen there only, metrics on their own address, nothing else served there', () => {
+    // In Docker these are network aliases (resolved when HAProxy starts); here, host names.
+    const cfg = renderDbRouterConfig({ ...router, listenAddress: '127.0.0.1', metrics: { address: 'localhost', port: 8405 } });
+    const r = check(cfg);
+    expect(r.status, r.output).toBe(0);
+    expect(r.warnings).toEqual([]);
+    expect(section(cfg, 'frontend writer')).toContain('  bind 127.0.0.1:3306');
+    expect(section(cfg, 'frontend reader')).toContain('  bind 127.0.0.1:3307');
+    const metrics = section(cfg, 'frontend metrics');
+    expect(metrics.filter((l) => l.includes(' bind '))).toEqual(['  bind localhost:8405']);
+    expect(metrics).toEqual(expect.arrayContaining(['  mode http', '  http-request use-service prometheus-exporter if { path /metrics }', '  http-request deny']));
+    // Without metrics, no such frontend.
+    expect(renderDbRouterConfig(router)).not.toContain('frontend metrics');
+  });
+
   it('is a check that can fail: HAProxy rejects the external check without its global switch', () => {
     const r = check(renderDbRouterConfig(router).replace('\n  external-check\n', '\n'));
     expect(r.status).not.toBe(0);
@@ -143,6 +158,13 @@ function session(port: number): Promise<{ node: string; closed: () => boolean; s
   });
 }
 
+/** The router's Prometheus metrics. */
+async function metrics(port: number): Promise<string> {
+  const r = await fetch(`http://127.0.0.1:${port}/metrics`);
+  expect(r.status).toBe(200);
+  return r.text();
+}
+
 const until = async (ok: () => boolean | Promise<boolean>, tries = 50) => {
   for (let i = 0; i < tries && !(await ok()); i++) await new Promise((r) => setTimeout(r, 100));
 };
@@ -156,7 +178,7 @@ describe('renderDbRouterConfig, run by real HAProxy with the route check', () =>
   let servers: Server[] = [];
   let haproxy: ReturnType<typeof spawn>;
   let log = '';
-  let ports: { node: number; writer: number; reader: number };
+  let ports: { node: number; writer: number; reader: number; metrics: number };
   const route = (backend: string, node: string) => writeFileSync(join(routes, backend), `${node}\n`);
 
   beforeAll(async () => {
@@ -166,12 +188,12 @@ describe('renderDbRouterConfig, run by real HAProxy with the route check', () =>
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
     const base = (probe.address() as AddressInfo).port;
     probe.close();
-    ports = { node: base, writer: base + 1, reader: base + 2 };
+    ports = { node: base, writer: base + 1, reader: base + 2, metrics: base + 3 };
     servers = await Promise.all(nodes.map((n) => greeter(n, ports.node)));
     route('writer', nodes[0]);
     route('reader', nodes[1]);
     const check = routeCheckIn(routes);
-    const cfg = renderDbRouterConfig({ nodes, nodePort: ports.node, writerPort: ports.writer, readerPort: ports.reader, resolver: '127.0.0.1', maxConnections: 100 });
+    const cfg = renderDbRouterConfig({ nodes, nodePort: ports.node, writerPort: ports.writer, readerPort: ports.reader, resolver: '127.0.0.1', maxConnections: 100, metrics: { address: '127.0.0.1', port: ports.metrics } });
     haproxy = spawn('haproxy', ['-db', '-f', tempFile('db-router.cfg', cfg.split(DB_ROUTER_PATHS.routeCheck).join(check))], { stdio: ['ignore', 'pipe', 'pipe'] });
     haproxy.stdout!.on('data', (d) => (log += d));
     haproxy.stderr!.on('data', (d) => (log += d));
@@ -197,6 +219,15 @@ describe('renderDbRouterConfig, run by real HAProxy with the route check', () =>
     r.socket.destroy();
   });
 
+  it('serves metrics that say which node each endpoint sends to (what the failover alerts read)', async () => {
+    const text = await metrics(ports.metrics);
+    expect(text).toMatch(/^haproxy_backend_active_servers\{proxy="writer"\} 1$/m);
+    expect(text).toMatch(new RegExp(`^haproxy_server_status\\{proxy="writer",server="${nodes[0]}",state="UP"\\} 1$`, 'm'));
+    expect(text).toMatch(new RegExp(`^haproxy_server_status\\{proxy="writer",server="${nodes[1]}",state="UP"\\} 0$`, 'm'));
+    // Anything but /metrics is refused.
+    expect((await fetch(`http://127.0.0.1:${ports.metrics}/stats`)).status).toBe(403);
+  });
+
   it('on a new writer, closes the sessions to the old one within seconds and sends new ones to the new one', async () => {
     const old = await session(ports.writer);
     expect(old.node).toBe(nodes[0]);
@@ -217,6 +248,7 @@ describe('renderDbRouterConfig, run by real HAProxy with the route check', () =>
     writeFileSync(join(routes, 'writer'), '\n');
     await until(() => old.closed(), 50);
     expect(old.closed(), log).toBe(true);
+    expect(await metrics(ports.metrics)).toMatch(/^haproxy_backend_active_servers\{proxy="writer"\} 0$/m);
     // New connections are accepted and closed without reaching a node.
     await expect(session(ports.writer)).rejects.toThrow(/closed without an answer/);
     route('writer', nodes[0]);

@@ -12,8 +12,8 @@ import {
 } from '../../src/config/prometheus';
 import { run, tempFile } from './real-programs';
 
-const jobs = { haproxy: 'haproxy', nginx: 'nginx', mysql: 'mysql', node: 'node', blackbox: 'blackbox' };
-const rulesModel = (engine: 'mysql' | 'mariadb'): AlertRulesModel => ({ engine, thresholds: DEFAULT_ALERT_THRESHOLDS, jobs });
+const jobs = { haproxy: 'haproxy', nginx: 'nginx', mysql: 'mysql', node: 'node', blackbox: 'blackbox', dbRouter: 'db-router' };
+const rulesModel = (engine: 'mysql' | 'mariadb'): AlertRulesModel => ({ engine, thresholds: DEFAULT_ALERT_THRESHOLDS, jobs, configuredWriter: 'web-db-primary' });
 
 const promModel = (ruleFile: string): PrometheusModel => ({
   scrapeIntervalSeconds: 15,
@@ -103,6 +103,7 @@ const LB = { job: 'haproxy', instance: 'web-lb:8404' };
 const DB = { job: 'mysql', instance: 'web-db-replica-exporter:9104' };
 const PRIMARY = { job: 'mysql', instance: 'web-db-primary-exporter:9104' };
 const NODE = { job: 'node', instance: 'web-node:9100' };
+const ROUTER = { job: 'db-router', instance: 'web-db-router-mgmt:8405' };
 const PROBE = { job: 'blackbox', instance: 'https://web-lb:8443/' };
 const DAY = 86400;
 
@@ -134,6 +135,14 @@ function cases(engine: 'mysql' | 'mariadb'): Record<string, Case> {
   const healthyPair = { [s('mysql_up', PRIMARY)]: flat(1), [s('mysql_up', DB)]: flat(1), [s(r.io, ch)]: flat(1), [s(r.sql, ch)]: flat(1), [s(r.lag, ch)]: flat(0) };
   const server = (name: string, state: string) => s('haproxy_server_status', { ...LB, proxy: 'app', server: name, state });
   const responses = (code: string) => s('haproxy_backend_http_responses_total', { ...LB, proxy: 'app', code });
+  // The database router's writer backend, as HAProxy reports it: each node UP (1) or DOWN (0).
+  const writerRoutedTo = (primary: number, replica: number) => ({
+    [s('haproxy_backend_active_servers', { ...ROUTER, proxy: 'writer' })]: flat(primary + replica),
+    [s('haproxy_server_status', { ...ROUTER, proxy: 'writer', server: 'web-db-primary', state: 'UP' })]: flat(primary),
+    [s('haproxy_server_status', { ...ROUTER, proxy: 'writer', server: 'web-db-replica', state: 'UP' })]: flat(replica),
+    [s('haproxy_server_status', { ...ROUTER, proxy: 'writer', server: 'web-db-primary', state: 'DOWN' })]: flat(1 - primary),
+    [s('haproxy_server_status', { ...ROUTER, proxy: 'writer', server: 'web-db-replica', state: 'DOWN' })]: flat(1 - replica),
+  });
   const fs = (metric: string, fstype: string, mountpoint: string) => s(metric, { ...NODE, device: fstype === 'tmpfs' ? 'tmpfs' : '/dev/sda1', fstype, mountpoint });
   return {
     TargetDown: { fire: { [s('up', LB)]: flat(0) }, labels: LB, calm: { [s('up', LB)]: flat(1) } },
@@ -178,6 +187,11 @@ function cases(engine: 'mysql' | 'mariadb'): Record<string, Case> {
     },
     // Fires on the degraded primary only; quiet on a healthy primary and on the replica (status 0).
     MySQLSemiSyncDegraded: { fire: { ...healthyPair, ...semiSync(0) }, labels: PRIMARY, calm: { ...healthyPair, ...semiSync(1) } },
+    // Writes routed nowhere; the other node being DOWN in the writer backend is the normal state.
+    DatabaseWriterUnrouted: { fire: writerRoutedTo(0, 0), labels: { ...ROUTER, proxy: 'writer' }, calm: writerRoutedTo(1, 0) },
+    // Writes go to the replica while the writer prop names the primary; quiet when nothing takes
+    // writes (DatabaseWriterUnrouted says that) and when the named node does.
+    DatabaseFailedOver: { fire: writerRoutedTo(0, 1), labels: { ...ROUTER, proxy: 'writer', server: 'web-db-primary', state: 'UP' }, calm: { ...writerRoutedTo(1, 0) } },
     PublicEndpointDown: { fire: { [s('probe_success', PROBE)]: flat(0) }, labels: PROBE, calm: { [s('probe_success', PROBE)]: flat(1) } },
     // Expiry at day 9.5, seen at the fire check (1h 2m): 9.457 days left.
     CertificateExpiringSoon: {
@@ -269,6 +283,14 @@ describe('renderAlertRules, unit-tested by promtool test rules', () => {
     // Its "fire" group fails, with no alert at all: the rule needs the _enabled switch to fire.
     expect(r.status).not.toBe(0);
     expect(r.output).toMatch(/alertname: MySQLSemiSyncDegraded, time: 3m,\s+exp:\[\s+0:[\s\S]*got:\[\]/);
+  });
+
+  it('DatabaseFailedOver stays quiet while no node takes writes (the other alert says that)', () => {
+    const table = { ...cases('mysql') };
+    table.DatabaseFailedOver = { ...table.DatabaseFailedOver, fire: table.DatabaseWriterUnrouted.fire };
+    const r = testRules('mysql', table, 'DatabaseFailedOver');
+    expect(r.status).not.toBe(0);
+    expect(r.output).toMatch(/alertname: DatabaseFailedOver, time: 3m,\s+exp:\[\s+0:[\s\S]*got:\[\]/);
   });
 
   it('takes its thresholds from the model', () => {

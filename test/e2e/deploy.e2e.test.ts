@@ -535,7 +535,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     // Bounded: the first scrape of every target within 90 s.
     const all = await until(() => {
       const t = targets();
-      return t.length === 9 && t.every((l) => / up$/.test(l)) ? t : undefined;
+      return t.length === 10 && t.every((l) => / up$/.test(l)) ? t : undefined;
     }, 90_000, 3000);
     figures.scrapeTargets = all ?? targets();
     expect(all).toBeDefined();
@@ -547,6 +547,16 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
       return [...v.mysql_up, ...v.nginx_up, ...v.probe_success].join(',') === '1,1,1,1,1' ? v : undefined;
     }, 60_000, 3000);
     expect(healthy).toBeDefined();
+    // The database router says where writes go: to the primary (the writer prop's default) only.
+    // Bounded: its first scrape may predate its first route checks, when every node is down.
+    const writerRoute = () => ({
+      servers: values(`haproxy_backend_active_servers{job="db-router",proxy="writer"}`),
+      primary: values(`haproxy_server_status{job="db-router",proxy="writer",server="${primary}",state="UP"}`),
+      replica: values(`haproxy_server_status{job="db-router",proxy="writer",server="${replica}",state="UP"}`),
+    });
+    const expected = { servers: ['1'], primary: ['1'], replica: ['0'] };
+    figures.routerWriterMetrics = (await until(() => (JSON.stringify(writerRoute()) === JSON.stringify(expected) ? writerRoute() : undefined), 60_000, 3000)) ?? writerRoute();
+    expect(figures.routerWriterMetrics).toEqual(expected);
     // Replication lag from the heartbeat (the failover agent writes it to the writer every second),
     // on both servers: under 2 s.
     const lag = await until(() => {
@@ -698,6 +708,10 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     expect(catchUpSeconds).toBeDefined();
     expect(g.subsetOfWriter).toBe(true);
   };
+  const configuredWriter = () => ((deployment.env.DWS_DB_WRITER ?? 'primary') === 'replica' ? replica : primary);
+  /** The alerts Prometheus has pending or firing now, by name. */
+  const alerts = () =>
+    (JSON.parse(fromMgmt(`http://${prefix}-prometheus-mgmt:9090/api/v1/alerts`)).data.alerts as { labels: { alertname: string } }[]).map((a) => a.labels.alertname);
   const agentLog = (sinceIso: string) => sh('docker', ['logs', '--since', sinceIso, `${prefix}-db-failover`]).out;
 
   it('drill: kill -9 of the replica during writes: it restarts, resumes with no replication error and catches up; no acknowledged write lost', async () => {
@@ -787,6 +801,14 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     // No flapping: the old writer came back, the writer stayed where it is.
     expect(routed('writer')).toBe(promoted);
     expect(log).toMatch(/failover: .* is the writer/);
+    // Monitoring says writes left the node the writer prop names (pending or firing: its for: is
+    // 1 m), and never that nothing took writes (for: 30 s, longer than the failover).
+    if (promoted !== configuredWriter()) {
+      const alert = await until(() => (alerts().includes('DatabaseFailedOver') ? alerts() : undefined), 60_000, 3000);
+      figures.writerContainerKillDrillAlerts = alert ?? alerts();
+      expect(alert).toBeDefined();
+      expect(alert).not.toContain('DatabaseWriterUnrouted');
+    }
   });
 
   it('drill: planned switchover: a deploy naming the other node as writer moves writes there under load, none acknowledged lost', async () => {
