@@ -245,7 +245,7 @@ export function alertRules(m: AlertRulesModel): AlertRule[] {
       `haproxy_server_status{${router},proxy="writer",server="${m.configuredWriter}",state="UP"} == 0 and on (job, instance) haproxy_backend_active_servers{${router},proxy="writer"} > 0`,
       '1m', 'warning',
       `Writes go to the other database node, not ${m.configuredWriter}`,
-      `The database failed over: the router ${on} sends writes to the node the writer prop does not name. Once ${m.configuredWriter} is back and replicating, deploy with the writer prop naming the node that now takes writes, or to move writes back (a planned switchover).`),
+      `The database failed over: the router ${on} sends writes to the node the writer prop does not name. Deploy with the writer prop naming the node that takes writes now (that silences this); to move writes back once ${m.configuredWriter} replicates again, deploy it naming ${m.configuredWriter} after that (a planned switchover).`),
     rule('PublicEndpointDown', `probe_success{${j(m.jobs.blackbox)}} == 0`, '1m', 'critical', `${on} is unreachable`, `The blackbox probe of ${on} fails.`),
     rule('CertificateExpiringSoon', `(probe_ssl_earliest_cert_expiry{${j(m.jobs.blackbox)}} - time()) / 86400 < ${t.certificateExpiryDays}`, '1h', 'warning',
       `The certificate of ${on} expires soon`, `The certificate served at ${on} expires in {{ printf "%.1f" $value }} days.`),

@@ -353,7 +353,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
         .filter(Boolean)
         .map((kv) => ({ n: withoutGeneration(n), net: kv.split('=')[0], ip: kv.split('=')[1] })),
     );
-    const ports = [22, 80, 443, 3000, 3306, 3307, 8080, 8081, 8404, 9090, 9093, 9100, 9104, 9113, 9115, 33060];
+    const ports = [22, 80, 443, 3000, 3306, 3307, 8080, 8081, 8404, 8405, 9090, 9093, 9100, 9104, 9113, 9115, 33060];
     // Bounded: one connect per address and port, at most 3 s each, 16 at a time (a busy machine
     // must not turn an open port into a timeout).
     const lines = (net: string) =>
@@ -388,6 +388,8 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
         `${prefix}-db-primary-exporter:9104`,
         `${prefix}-db-replica-exporter:9104`,
         `${prefix}-lb:8404`,
+        // The database router's metrics; its writer and reader ports listen on the data network only.
+        `${router}:8405`,
         `${prefix}-node-exporter:9100`,
         `${prefix}-prometheus:9090`,
         `${prefix}-server-1-nginx-exporter:9113`,
