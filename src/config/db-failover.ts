@@ -156,16 +156,18 @@ export function renderFailoverAgent(m: FailoverAgentModel): string {
   // The engines name the same things differently.
   const thread = mysql ? 'REPLICA' : 'SLAVE';
   const [sourceSide, replicaSide] = mysql ? ['source', 'replica'] : ['master', 'slave'];
+  const processlist = mysql ? 'performance_schema.processlist' : 'information_schema.PROCESSLIST';
   const semi = (on: string, off: string) => (m.semiSync ? `SET GLOBAL rpl_semi_sync_${off}_enabled = OFF; SET GLOBAL rpl_semi_sync_${on}_enabled = ON` : 'DO 0');
   const common = {
     asWriter: semi(sourceSide, replicaSide),
     asReplica: semi(replicaSide, sourceSide),
     restartIo: `STOP ${thread} IO_THREAD; START ${thread} IO_THREAD`,
-    restartSemiSyncSource: m.semiSync ? `SET GLOBAL rpl_semi_sync_${sourceSide}_enabled = OFF; SET GLOBAL rpl_semi_sync_${sourceSide}_enabled = ON` : 'DO 0',
+    restartSemiSyncSource: semi(sourceSide, sourceSide),
     stop: `STOP ${thread}`,
     stopIo: `STOP ${thread} IO_THREAD`,
     reset: `RESET ${thread} ALL`,
     start: `START ${thread}`,
+    stuckDump: `SELECT COUNT(*) FROM ${processlist} WHERE USER = '${m.replicationUser}' AND COMMAND = 'Killed' AND TIME >= 5`,
   };
   const q = mysql
     ? {
@@ -173,7 +175,6 @@ export function renderFailoverAgent(m: FailoverAgentModel): string {
         state: `SELECT @@global.read_only, IF((SELECT VARIABLE_VALUE FROM performance_schema.global_status WHERE VARIABLE_NAME = 'Rpl_semi_sync_source_clients') > 0, IFNULL((SELECT VARIABLE_VALUE FROM performance_schema.global_status WHERE VARIABLE_NAME = 'Rpl_semi_sync_source_status'), 'OFF'), 'OFF'), REPLACE(@@global.gtid_executed, '\\n', '')${
           m.semiSync ? ', @@global.rpl_semi_sync_source_enabled, @@global.rpl_semi_sync_replica_enabled' : ''
         }`,
-        stuckDump: `SELECT COUNT(*) FROM performance_schema.processlist WHERE USER = '${m.replicationUser}' AND COMMAND = 'Killed' AND TIME >= 5`,
         fence: 'SET GLOBAL super_read_only = ON',
         open: 'SET GLOBAL super_read_only = OFF; SET GLOBAL read_only = OFF',
         // 0 once the set is applied, 1 on timeout.
@@ -188,7 +189,6 @@ export function renderFailoverAgent(m: FailoverAgentModel): string {
         state: `SELECT @@global.read_only, IF((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_CLIENTS') > 0, IFNULL((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'), 'OFF'), 'OFF'), @@global.gtid_binlog_pos${
           m.semiSync ? ', @@global.rpl_semi_sync_master_enabled, @@global.rpl_semi_sync_slave_enabled' : ''
         }`,
-        stuckDump: `SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '${m.replicationUser}' AND COMMAND = 'Killed' AND TIME >= 5`,
         fence: 'SET GLOBAL read_only = ON',
         open: 'SET GLOBAL read_only = OFF',
         // 0 once the position is applied, -1 on timeout.
@@ -467,9 +467,10 @@ while :; do
   probe=$?
   if [ $probe = 0 ]; then
     last_ok=$(date +%s)
+    semi_sync_status=$(cut -f2 <<<"$wstate")
     if open_writer "$writer"; then route writer "$writer"; fi
     follow "$node" "$writer" 2>/dev/null
-    [ $SEMI_SYNC = 1 ] && [ "$(cut -f2 <<<"$wstate")" != ON ] && unstick_dumps "$writer" 2>/dev/null
+    [ $SEMI_SYNC = 1 ] && [ "$semi_sync_status" != ON ] && unstick_dumps "$writer" 2>/dev/null
     said=''
     if status=$(replica_status "$node" 2>/dev/null); then
       route_reads "$writer" "$node" "$status"
@@ -486,7 +487,7 @@ while :; do
       safe=0
       unsafe="$node did not replicate from $writer"
     elif [ $SEMI_SYNC = 1 ]; then
-      if [ "$(cut -f2 <<<"$wstate")" = ON ]; then safe=1; else safe=0; unsafe="semi-sync was off on $writer"; fi
+      if [ "$semi_sync_status" = ON ]; then safe=1; else safe=0; unsafe="semi-sync was off on $writer"; fi
     elif [ "$receiving" = Yes ]; then
       safe=1
     else

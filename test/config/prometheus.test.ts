@@ -191,7 +191,7 @@ function cases(engine: 'mysql' | 'mariadb'): Record<string, Case> {
     DatabaseWriterUnrouted: { fire: writerRoutedTo(0, 0), labels: { ...ROUTER, proxy: 'writer' }, calm: writerRoutedTo(1, 0) },
     // Writes go to the replica while the writer prop names the primary; quiet when nothing takes
     // writes (DatabaseWriterUnrouted says that) and when the named node does.
-    DatabaseFailedOver: { fire: writerRoutedTo(0, 1), labels: { ...ROUTER, proxy: 'writer', server: 'web-db-primary', state: 'UP' }, calm: { ...writerRoutedTo(1, 0) } },
+    DatabaseFailedOver: { fire: writerRoutedTo(0, 1), labels: { ...ROUTER, proxy: 'writer', server: 'web-db-primary', state: 'UP' }, calm: writerRoutedTo(1, 0) },
     PublicEndpointDown: { fire: { [s('probe_success', PROBE)]: flat(0) }, labels: PROBE, calm: { [s('probe_success', PROBE)]: flat(1) } },
     // Expiry at day 9.5, seen at the fire check (1h 2m): 9.457 days left.
     CertificateExpiringSoon: {

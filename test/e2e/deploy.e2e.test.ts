@@ -557,7 +557,11 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
       replica: values(`haproxy_server_status{job="db-router",proxy="writer",server="${replica}",state="UP"}`),
     });
     const expected = { servers: ['1'], primary: ['1'], replica: ['0'] };
-    figures.routerWriterMetrics = (await until(() => (JSON.stringify(writerRoute()) === JSON.stringify(expected) ? writerRoute() : undefined), 60_000, 3000)) ?? writerRoute();
+    const asExpected = () => {
+      const r = writerRoute();
+      return JSON.stringify(r) === JSON.stringify(expected) ? r : undefined;
+    };
+    figures.routerWriterMetrics = (await until(asExpected, 60_000, 3000)) ?? writerRoute();
     expect(figures.routerWriterMetrics).toEqual(expected);
     // Replication lag from the heartbeat (the failover agent writes it to the writer every second),
     // on both servers: under 2 s.
@@ -806,7 +810,10 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     // Monitoring says writes left the node the writer prop names (pending or firing: its for: is
     // 1 m), and never that nothing took writes (for: 30 s, longer than the failover).
     if (promoted !== configuredWriter()) {
-      const alert = await until(() => (alerts().includes('DatabaseFailedOver') ? alerts() : undefined), 60_000, 3000);
+      const alert = await until(() => {
+        const now = alerts();
+        return now.includes('DatabaseFailedOver') ? now : undefined;
+      }, 60_000, 3000);
       figures.writerContainerKillDrillAlerts = alert ?? alerts();
       expect(alert).toBeDefined();
       expect(alert).not.toContain('DatabaseWriterUnrouted');
