@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AlertmanagerModel, AlertReceiver, renderAlertmanagerConfig } from '../../src/config/alertmanager';
 import { ALERT_NAMES } from '../../src/config/prometheus';
-import { run, tempFile } from './real-programs';
+import { run, start, tempFile } from './real-programs';
 
 const RECEIVERS: Record<string, AlertReceiver> = {
   webhook: { webhook: { url: 'http://127.0.0.1:1/hook' } },
@@ -20,7 +19,7 @@ function amtool(args: string[]) {
 }
 const checkConfig = (yml: string) => amtool(['check-config', tempFile('alertmanager.yml', yml)]);
 
-describe('renderAlertmanagerConfig, checked by amtool check-config', () => {
+describe('renderAlertmanagerConfig, checked by amtool check-config', { tags: ['alertmanager'] }, () => {
   it.each(Object.keys(RECEIVERS))('accepts a %s receiver, secrets as files only', (kind) => {
     const r = checkConfig(renderAlertmanagerConfig(model([RECEIVERS[kind]])));
     expect(r.status, r.output).toBe(0);
@@ -43,7 +42,7 @@ describe('renderAlertmanagerConfig, checked by amtool check-config', () => {
   });
 });
 
-describe('renderAlertmanagerConfig, routing checked by amtool config routes test', () => {
+describe('renderAlertmanagerConfig, routing checked by amtool config routes test', { tags: ['alertmanager'] }, () => {
   const routesTest = (m: AlertmanagerModel, receiver: string, labels: string[]) => {
     const file = tempFile('alertmanager.yml', renderAlertmanagerConfig(m));
     return amtool(['config', 'routes', 'test', `--config.file=${file}`, `--verify.receivers=${receiver}`, ...labels]);
@@ -70,22 +69,12 @@ async function withAlertmanager(yml: string, fn: () => Promise<void>): Promise<v
   const config = tempFile('alertmanager.yml', yml);
   // Debian names the binary prometheus-alertmanager; no cluster port, state in a temporary directory.
   const args = [`--config.file=${config}`, `--storage.path=${join(dirname(config), 'data')}`, `--web.listen-address=127.0.0.1:${PORT}`, '--cluster.listen-address='];
-  run('prometheus-alertmanager', ['--version']); // a missing program fails with the install hint
-  const proc = spawn('prometheus-alertmanager', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr.on('data', (d) => (stderr += d));
+  const alertmanager = start('prometheus-alertmanager', args);
   try {
-    // Bounded wait for readiness: at most 50 tries, 100 ms apart.
-    let ready = false;
-    for (let i = 0; i < 50 && !ready; i++) {
-      ready = await fetch(`http://127.0.0.1:${PORT}/-/ready`).then((r) => r.ok, () => false);
-      if (!ready) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(ready, stderr).toBe(true);
+    await alertmanager.until('it is ready', () => fetch(`http://127.0.0.1:${PORT}/-/ready`).then((r) => r.ok, () => false));
     await fn();
   } finally {
-    proc.kill('SIGTERM');
-    await new Promise((r) => proc.once('exit', r));
+    await alertmanager.stop();
   }
 }
 
@@ -107,7 +96,7 @@ async function inhibited(alerts: Labels[]): Promise<string[]> {
   return got.filter((a) => a.status.inhibitedBy.length > 0).map((a) => key(a.labels)).sort();
 }
 
-describe('renderAlertmanagerConfig, inhibition checked by real Alertmanager', () => {
+describe('renderAlertmanagerConfig, inhibition checked by real Alertmanager', { tags: ['alertmanager'] }, () => {
   it('silences the consequences of a cause on the same instance, and nothing else', async () => {
     const a = (alertname: string, instance: string, more: Labels = {}) => ({ alertname, instance, ...more });
     const consequences = [

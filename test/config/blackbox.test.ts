@@ -8,7 +8,7 @@ function check(yml: string) {
   return { status: r.status, output: r.stdout + r.stderr };
 }
 
-describe('renderBlackboxConfig, checked by blackbox_exporter --config.check', () => {
+describe('renderBlackboxConfig, checked by blackbox_exporter --config.check', { tags: ['blackbox_exporter'] }, () => {
   it('accepts the HTTPS module, verifying against a CA file or not', () => {
     for (const caFile of [undefined, '/etc/dws/ca.pem']) {
       const r = check(renderBlackboxConfig({ caFile, serverName: 'localhost', timeoutSeconds: 5 }));

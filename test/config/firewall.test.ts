@@ -17,7 +17,7 @@ function applyInNewNetns(script: string) {
   return run('unshare', ['--net', 'sh', '-c', `set -e; iptables -N DOCKER-USER; iptables -A DOCKER-USER -j RETURN; sh ${file}; sh ${file}; iptables -S DOCKER-USER; iptables -S ${model.chain}`]);
 }
 
-describe('renderDockerUserRules, applied by real iptables', () => {
+describe('renderDockerUserRules, applied by real iptables', { tags: ['iptables'] }, () => {
   it('allows the listed sources to each published port, drops the rest, and is idempotent', () => {
     const r = applyInNewNetns(renderDockerUserRules(model));
     expect(r.status, r.stderr).toBe(0);
@@ -34,8 +34,10 @@ describe('renderDockerUserRules, applied by real iptables', () => {
   });
 
   it('is a check that can fail: iptables rejects a malformed rule', () => {
-    const r = applyInNewNetns(renderDockerUserRules(model).replace(/--ctstate NEW/g, "--ctstate NOPE"));
+    const r = applyInNewNetns(renderDockerUserRules(model).replace(/--ctstate NEW/g, '--ctstate NOPE'));
     expect(r.status).not.toBe(0);
+    // Refused by iptables for the bad state, not for want of iptables.
+    expect(r.stderr).toMatch(/Bad ctstate "NOPE"/);
   });
 
   it('refuses a chain name iptables would reject', () => {

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import {
 } from '../../src/config/grafana';
 import { toYaml } from '../../src/config/prometheus';
 import { run, tempFile } from './real-programs';
+import { pythonWithYaml } from '../real-program-table';
 
 interface Panel {
   type: string;
@@ -89,7 +89,7 @@ describe('the shipped dashboards', () => {
   });
 });
 
-describe('dashboard PromQL, checked by promtool check rules', () => {
+describe('dashboard PromQL, checked by promtool check rules', { tags: ['promtool'] }, () => {
   it('finds every expression, including those of panels nested in rows', () => {
     expect(allQueries.length).toBe(38);
     const nested = JSON.stringify({ panels: [{ type: 'row', panels: [{ targets: [{ expr: 'up' }, { refId: 'B' }] }] }, { targets: [{ expr: 'node_load1' }] }] });
@@ -116,7 +116,7 @@ describe('dashboard PromQL, checked by promtool check rules', () => {
   });
 });
 
-describe('the MySQL dashboard on both engines, evaluated by promtool test rules', () => {
+describe('the MySQL dashboard on both engines, evaluated by promtool test rules', { tags: ['promtool'] }, () => {
   // The primary p and the replica r, with the series each engine's exporter gives them.
   const names = {
     mysql: { status: 'mysql_global_status_rpl_semi_sync_source_status', enabled: 'mysql_global_variables_rpl_semi_sync_source_enabled', io: 'mysql_slave_status_replica_io_running', lag: 'mysql_slave_status_seconds_behind_source' },
@@ -254,9 +254,9 @@ describe('Grafana provisioning files', () => {
     );
   });
 
-  // Only where PyYAML is installed; the exact texts above are checked everywhere.
-  it.skipIf(spawnSync('python3', ['-c', 'import yaml']).status !== 0)('renders YAML that parses to the intended structure (PyYAML)', () => {
-    const parse = (yaml: string) => JSON.parse(run('python3', ['-c', 'import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'], { input: yaml }).stdout);
+  it('renders YAML that parses to the intended structure (PyYAML)', { tags: ['pyyaml'] }, () => {
+    const python = pythonWithYaml() ?? 'python3';
+    const parse = (yaml: string) => JSON.parse(run(python, ['-c', 'import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'], { input: yaml }).stdout);
     expect(parse(renderGrafanaDatasource("http://prom:9090/a path?x='1'"))).toEqual({
       apiVersion: 1,
       datasources: [{ name: 'Prometheus', uid: 'prometheus', type: 'prometheus', access: 'proxy', url: "http://prom:9090/a path?x='1'", isDefault: true, editable: false }],

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HaproxyModel, renderHaproxyConfig } from '../../src';
-import { localGet, run, tempFile } from './real-programs';
+import { localGet, run, start, tempFile } from './real-programs';
 
 const model: HaproxyModel = {
   listenPort: 80,
@@ -30,7 +29,7 @@ function check(cfg: string) {
   return { status: r.status, warnings, output: r.stdout + r.stderr };
 }
 
-describe('renderHaproxyConfig, checked by haproxy -c', () => {
+describe('renderHaproxyConfig, checked by haproxy -c', { tags: ['haproxy'] }, () => {
   it('renders a config HAProxy accepts without warnings', () => {
     const r = check(renderHaproxyConfig(model));
     expect(r.output).toContain('Configuration file is valid');
@@ -69,7 +68,7 @@ describe('renderHaproxyConfig, checked by haproxy -c', () => {
     expect(check(renderHaproxyConfig({ ...model, servers: many })).status).toBe(0);
   });
 
-  it('with TLS on a real certificate: HAProxy accepts it without warnings', () => {
+  it('with TLS on a real certificate: HAProxy accepts it without warnings', { tags: ['openssl'] }, () => {
     const dir = dirname(tempFile('x', ''));
     const pem = join(dir, 'site.pem');
     const made = run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost']);
@@ -94,21 +93,16 @@ const get = async (port: number, path: string) => (await localGet(port, path)).s
 
 /** Runs real HAProxy on a rendered config (foreground), calls fn, stops it. */
 async function withHaproxy(m: HaproxyModel, fn: () => Promise<void>): Promise<void> {
-  const proc = spawn('haproxy', ['-db', '-f', tempFile('haproxy.cfg', renderHaproxyConfig(m))], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr.on('data', (d) => (stderr += d));
+  const haproxy = start('haproxy', ['-db', '-f', tempFile('haproxy.cfg', renderHaproxyConfig(m))]);
   try {
-    // Bounded wait for the stats port: at most 50 tries, 100 ms apart.
-    for (let i = 0; i < 50 && (await get(m.statsPort, '/healthz')) !== '200'; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(await get(m.statsPort, '/healthz'), stderr).toBe('200');
+    await haproxy.until('the stats port answers', async () => (await get(m.statsPort, '/healthz')) === '200');
     await fn();
   } finally {
-    proc.kill('SIGTERM');
-    await new Promise((r) => proc.once('exit', r));
+    await haproxy.stop();
   }
 }
 
-describe('renderHaproxyConfig, run by real HAProxy', () => {
+describe('renderHaproxyConfig, run by real HAProxy', { tags: ['haproxy'] }, () => {
   // High ports on the host; no user switch (the test may not run as root).
   const local: HaproxyModel = { ...model, runAsUser: undefined, listenPort: 18481, statsPort: 18484, servers: [] };
 

@@ -48,7 +48,7 @@ function check(cfg: string) {
   return { status: r.status, output: (r.stdout + r.stderr).trim() };
 }
 
-describe('renderKeepalivedConfig, checked by keepalived --config-test', () => {
+describe('renderKeepalivedConfig, checked by keepalived --config-test', { tags: ['keepalived'] }, () => {
   it('renders a config keepalived accepts without a message (fractional advert: VRRPv3, no auth)', () => {
     const cfg = renderKeepalivedConfig(model);
     expect(check(cfg)).toEqual({ status: 0, output: '' });
@@ -124,8 +124,12 @@ describe('the two bash scripts', () => {
 /** Runs a script with bash; resolves with its exit code (or kills it after timeoutMs). */
 function bash(script: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 10_000): { child: ChildProcess; exited: Promise<number | null> } {
   const child = spawn('bash', [script], { env: { ...process.env, ...env }, stdio: 'ignore' });
-  const exited = new Promise<number | null>((done) => {
+  const exited = new Promise<number | null>((done, fail) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      fail(e);
+    });
     child.on('exit', (code) => {
       clearTimeout(timer);
       done(code);

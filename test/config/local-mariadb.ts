@@ -1,9 +1,8 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { run } from './real-programs';
+import { run, start, Started } from './real-programs';
 
 /** The passwords the tests fill into the rendered bootstrap SQL. */
 export const PASSWORDS = { ROOT_PASSWORD: 'Root0secret', REPLICATION_PASSWORD: 'Repl0secret', APP_PASSWORD: 'App0secret', EXPORTER_PASSWORD: 'Exp0secret', FAILOVER_PASSWORD: 'Fail0secret' };
@@ -27,7 +26,7 @@ export function openWriter(s: LocalServer): void {
 export interface LocalServer {
   readonly dir: string;
   readonly port: number;
-  readonly proc: ChildProcess;
+  readonly server: Started;
 }
 
 /**
@@ -51,21 +50,20 @@ export class LocalMariaDb {
     const local = [`--datadir=${dir}/data`, `--socket=${dir}/sock`, `--port=${port}`, `--pid-file=${dir}/pid`, '--bind-address=127.0.0.1', '--user=root'];
     const init = run('mariadb-install-db', [`--defaults-file=${cnfFile}`, ...local, '--auth-root-authentication-method=normal', '--skip-test-db'], { timeoutMs: 120_000 });
     expect(init.status, init.stderr).toBe(0);
-    const proc = spawn('mariadbd', [`--defaults-file=${cnfFile}`, ...local, `--log-error=${dir}/error.log`], { stdio: 'ignore' });
-    const server = { dir, port, proc };
-    this.servers.push(server);
-    // Bounded: 120 pings, 250 ms apart.
-    for (let i = 0; i < 120; i++) {
-      if (run('mariadb-admin', ['--socket', `${dir}/sock`, '-uroot', 'ping']).status === 0) return server;
-      if (proc.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 250));
+    const server = start('mariadbd', [`--defaults-file=${cnfFile}`, ...local, `--log-error=${dir}/error.log`]);
+    const s = { dir, port, server };
+    this.servers.push(s);
+    try {
+      await server.until(`mariadbd ${name} answers a ping`, () => run('mariadb-admin', ['--socket', `${dir}/sock`, '-uroot', 'ping']).status === 0, 120, 250);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${existsSync(`${dir}/error.log`) ? readFileSync(`${dir}/error.log`, 'utf8') : ''}`);
     }
-    throw new Error(`mariadbd ${name} did not start: ${run('cat', [`${dir}/error.log`]).stdout}`);
+    return s;
   }
 
-  /** Kills every server and removes their files. */
-  stopAll(): void {
-    for (const s of this.servers) s.proc.kill('SIGKILL');
+  /** Kills every server (bounded wait) and removes their files. */
+  async stopAll(): Promise<void> {
+    await Promise.all(this.servers.map((s) => s.server.stop(0)));
     rmSync(this.work, { recursive: true, force: true });
   }
 }

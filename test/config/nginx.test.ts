@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { NginxModel, renderNginxConfig } from '../../src';
-import { localGet, run, tempFile } from './real-programs';
+import { localGet, run, start, tempFile } from './real-programs';
 
 const model: NginxModel = {
   listenPort: 80,
@@ -18,7 +17,7 @@ function check(conf: string) {
   return { status: r.status, output: r.stderr };
 }
 
-describe('renderNginxConfig, checked by nginx -t', () => {
+describe('renderNginxConfig, checked by nginx -t', { tags: ['nginx'] }, () => {
   it('with static files: nginx accepts it', () => {
     const r = check(renderNginxConfig(model));
     expect(r.output).toBe('');
@@ -38,28 +37,21 @@ describe('renderNginxConfig, checked by nginx -t', () => {
   });
 });
 
-describe('renderNginxConfig, run by real nginx', () => {
+describe('renderNginxConfig, run by real nginx', { tags: ['nginx'] }, () => {
   it('serves stub_status only on the status listener, bound by name', async () => {
     // "localhost" stands in for the management network alias: nginx resolves it at start.
     // The app is an address where nothing listens, so the public port answers 502 at once.
     const conf = renderNginxConfig({ ...model, listenPort: 18480, statusListen: 'localhost:18413', staticRoot: undefined, appHost: '127.0.0.1', appPort: 18499 });
-    const proc = spawn('nginx', ['-g', 'daemon off;', '-c', tempFile('nginx.conf', conf)], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    proc.stderr.on('data', (d) => (stderr += d));
+    const nginx = start('nginx', ['-g', 'daemon off;', '-c', tempFile('nginx.conf', conf)], { stdoutToNull: true });
     try {
-      let r = await localGet(18413, '/stub_status');
-      for (let i = 0; i < 50 && r.status !== '200'; i++) {
-        await new Promise((res) => setTimeout(res, 100));
-        r = await localGet(18413, '/stub_status');
-      }
-      expect(r.status, stderr).toBe('200');
+      let r = { status: '', body: '' };
+      await nginx.until('the status listener answers', async () => (r = await localGet(18413, '/stub_status')).status === '200');
       expect(r.body).toMatch(/^Active connections: \d+/);
       expect((await localGet(18413, '/')).status).toBe('404');
       // The public port proxies /stub_status to the app like any other path.
       expect((await localGet(18480, '/stub_status')).status).toBe('502');
     } finally {
-      proc.kill('SIGTERM');
-      await new Promise((res) => proc.once('exit', res));
+      await nginx.stop();
     }
   });
 });

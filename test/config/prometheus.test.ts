@@ -42,7 +42,7 @@ function writeConfig(mutate: (m: PrometheusModel) => PrometheusModel = (m) => m)
   return config;
 }
 
-describe('renderPrometheusConfig, checked by promtool check config', () => {
+describe('renderPrometheusConfig, checked by promtool check config', { tags: ['promtool'] }, () => {
   it('accepts scrape jobs, blackbox probes, Alertmanager and the rule file', () => {
     const r = promtool(['check', 'config', writeConfig()]);
     expect(r.status, r.output).toBe(0);
@@ -68,7 +68,7 @@ describe('renderPrometheusConfig, checked by promtool check config', () => {
   });
 });
 
-describe('renderAlertRules, checked by promtool check rules', () => {
+describe('renderAlertRules, checked by promtool check rules', { tags: ['promtool'] }, () => {
   it.each(['mysql', 'mariadb'] as const)('accepts every rule (%s)', (engine) => {
     const r = promtool(['check', 'rules', tempFile('dws.rules.yml', renderAlertRules(rulesModel(engine)))]);
     expect(r.status, r.output).toBe(0);
@@ -248,7 +248,7 @@ function testRules(engine: 'mysql' | 'mariadb', table: Record<string, Case>, onl
   return promtool(['test', 'rules', unitTests(model, tempFile('dws.rules.yml', renderAlertRules(model)), table, only)]);
 }
 
-describe('renderAlertRules, unit-tested by promtool test rules', () => {
+describe('renderAlertRules, unit-tested by promtool test rules', { tags: ['promtool'] }, () => {
   it('has a case for every alert, in ALERT_NAMES order', () => {
     expect(alertRules(rulesModel('mysql')).map((r) => r.alert)).toEqual(ALERT_NAMES);
     expect(Object.keys(cases('mysql')).sort()).toEqual([...ALERT_NAMES].sort());

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 // A user's cdktf app installs the packed package, type-checks against its .d.ts and synthesizes.
-const REPO = resolve(__dirname, '..');
+const REPO = resolve(__dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'dws-user-'));
 const run = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: 'utf8', timeout: 240_000, stdio: ['ignore', 'pipe', 'pipe'] });
 
