@@ -38,13 +38,14 @@ export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 export PATH=$PATH:/usr/local/go/bin
 
 # ---------------------------------------------------------------- 1. packages
-if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
-  log "installing docker.io debootstrap"
+# testssl.sh checks the load balancer's TLS in the e2e
+if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null || ! command -v testssl >/dev/null; then
+  log "installing docker.io debootstrap testssl.sh"
   APT=(apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
   # other sources configured on the host may be unreachable: that is not fatal
   "${APT[@]}" update >"$LOGS/apt-update.log" 2>&1 || log "apt-get update reported errors (see $LOGS/apt-update.log)"
   run_logged "$LOGS/apt-install.log" "${APT[@]}" install -y --no-install-recommends \
-    docker.io debootstrap ca-certificates iptables
+    docker.io debootstrap ca-certificates iptables testssl.sh
 fi
 
 # ---------------------------------------------------------------- 2. dockerd
@@ -234,37 +235,63 @@ provider_install() {
   mv "$gobin/terraform-provider-$type" "$dest"
   rm -rf "$gobin"
 }
-# provider_from_binary_or_proxy NS TYPE VERSION MODULE MODVERSION: the docker provider.
-# Used in order: the binary already in the mirror; a binary you supply in
-# DWS_DOCKER_PROVIDER_BINARY (built from the v3.6.2 tag, e.g. from a mirror you trust);
-# the Go module proxy. This repository ships no provider source.
-provider_from_binary_or_proxy() {
-  local ns=$1 type=$2 version=$3 mod=$4 modver=$5
-  local dest=$MIRROR/registry.terraform.io/$ns/$type/$version/linux_amd64/terraform-provider-${type}_v$version
-  [[ -x $dest ]] && return 0
-  mkdir -p "$(dirname "$dest")"
+# The docker provider (kreuzwerker/docker 3.6.2): the Go module proxy refuses every form of its
+# version here (403 "This module version is not available"), so it is built from the unmodified
+# upstream source of tag v3.6.2, a tarball kept beside the project (../shared/vendor/, see its
+# README), never copied into this repository. Used in order: the binary already in the mirror,
+# built from the pinned tarball; a binary you supply in DWS_DOCKER_PROVIDER_BINARY; a build from
+# the tarball, cached by its checksum.
+DOCKER_PROVIDER_TARBALL=terraform-provider-docker-3.6.2.tar.gz
+DOCKER_PROVIDER_SHA256=7f89d8314b6eb998b1afce22fb0d225bc895c0eddfab6d97b3c991f87bf34383
+# the folder that holds the tarball: DWS_VENDOR_DIR, else shared/vendor beside the checkout or
+# beside one of its parents
+vendor_dir() {
+  if [[ -n ${DWS_VENDOR_DIR:-} ]]; then echo "$DWS_VENDOR_DIR"; return; fi
+  local d
+  d=$(cd "$HERE/../../.." && pwd)
+  while [[ $d != / ]]; do
+    d=$(dirname "$d")
+    [[ -f $d/shared/vendor/$DOCKER_PROVIDER_TARBALL ]] && { echo "$d/shared/vendor"; return; }
+  done
+  echo "$(cd "$HERE/../../.." && pwd)/../shared/vendor"
+}
+docker_provider_install() {
+  local dest=$MIRROR/registry.terraform.io/kreuzwerker/docker/3.6.2/linux_amd64/terraform-provider-docker_v3.6.2
+  local stamp=$CACHE/provider-stamps/kreuzwerker-docker-3.6.2
+  mkdir -p "$(dirname "$dest")" "$(dirname "$stamp")"
   if [[ -n ${DWS_DOCKER_PROVIDER_BINARY:-} ]]; then
     [[ -x $DWS_DOCKER_PROVIDER_BINARY ]] || die "DWS_DOCKER_PROVIDER_BINARY=$DWS_DOCKER_PROVIDER_BINARY is not an executable file"
-    log "installing provider $ns/$type $version from $DWS_DOCKER_PROVIDER_BINARY"
-    cp "$DWS_DOCKER_PROVIDER_BINARY" "$dest.tmp" && mv "$dest.tmp" "$dest"
+    if ! cmp -s "$DWS_DOCKER_PROVIDER_BINARY" "$dest"; then
+      log "installing provider kreuzwerker/docker 3.6.2 from $DWS_DOCKER_PROVIDER_BINARY"
+      cp "$DWS_DOCKER_PROVIDER_BINARY" "$dest.tmp" && mv "$dest.tmp" "$dest"
+    fi
+    echo "binary $DWS_DOCKER_PROVIDER_BINARY" >"$stamp"
     return 0
   fi
-  log "building provider $ns/$type $version from $mod@$modver (log: $LOGS/build-provider-$type.log)"
-  local gobin=$CACHE/tmp/gobin-$type
-  rm -rf "$gobin" && mkdir -p "$gobin"
-  if ! GOBIN=$gobin GONOSUMDB=$mod go install "$mod@$modver" >"$LOGS/build-provider-$type.log" 2>&1; then
-    tail -n 5 "$LOGS/build-provider-$type.log" >&2
-    die "provider $ns/$type $version: the Go module proxy did not serve $mod@$modver (see $LOGS/build-provider-$type.log; on our machines it answers 403 \"This module version is not available\"). Build terraform-provider-docker from tag v3.6.2 yourself and run again with DWS_DOCKER_PROVIDER_BINARY=/path/to/binary."
+  [[ -x $dest && $(cat "$stamp" 2>/dev/null) == "tarball $DOCKER_PROVIDER_SHA256" ]] && return 0
+  local built=$CACHE/build/terraform-provider-docker-$DOCKER_PROVIDER_SHA256/terraform-provider-docker_v3.6.2
+  if [[ ! -x $built ]]; then
+    local vendor tarball got
+    vendor=$(vendor_dir)
+    tarball=$vendor/$DOCKER_PROVIDER_TARBALL
+    [[ -f $tarball ]] || die "no docker provider binary in $MIRROR and no source to build it from: supply $DOCKER_PROVIDER_TARBALL (the upstream source of kreuzwerker/terraform-provider-docker at tag v3.6.2, sha256 $DOCKER_PROVIDER_SHA256) in $vendor or in DWS_VENDOR_DIR, or a binary built from that tag in DWS_DOCKER_PROVIDER_BINARY"
+    got=$(sha256sum "$tarball" | cut -d' ' -f1)
+    [[ $got == "$DOCKER_PROVIDER_SHA256" ]] || die "$tarball: sha256 $got is not the pinned $DOCKER_PROVIDER_SHA256 (the v3.6.2 tag's source)"
+    command -v go >/dev/null || die "Go is needed to build the docker provider from $tarball"
+    log "building provider kreuzwerker/docker 3.6.2 from $tarball (about 3 min cold; log: $LOGS/build-provider-docker.log)"
+    local src=$CACHE/src/docker-provider-$DOCKER_PROVIDER_SHA256
+    rm -rf "$src" && mkdir -p "$src" "$(dirname "$built")"
+    tar -xzf "$tarball" -C "$src"
+    # -mod=readonly: the dependencies come from the module proxy and must match its go.sum
+    ( cd "$src/terraform-provider-docker-3.6.2" &&
+      run_logged "$LOGS/build-provider-docker.log" go build -mod=readonly -trimpath -o "$built.tmp" . )
+    mv "$built.tmp" "$built"
+    rm -rf "$src"
   fi
-  mv "$gobin/terraform-provider-$type" "$dest"
-  rm -rf "$gobin"
+  cp "$built" "$dest.tmp" && mv "$dest.tmp" "$dest"
+  echo "tarball $DOCKER_PROVIDER_SHA256" >"$stamp"
 }
-
-# kreuzwerker/docker 3.6.2 = commit 2f20f8c3ce82 (go.mod: module
-# github.com/terraform-providers/terraform-provider-docker). The module proxy here refuses
-# it in every form tried (403 "This module version is not available"): see the README.
-provider_from_binary_or_proxy kreuzwerker docker 3.6.2 \
-  github.com/terraform-providers/terraform-provider-docker v0.0.0-20250613214648-2f20f8c3ce82
+docker_provider_install
 # hashicorp/random v3.7.2 = commit bc2ddb552b46; its go.mod says
 # github.com/terraform-providers/terraform-provider-random (served under that path)
 provider_install hashicorp random 3.7.2 \
