@@ -30,14 +30,22 @@ export function sh(cmd: string, args: string[], opts: { input?: string; allowFai
 
 export const docker = (...args: string[]) => sh('docker', args).out.trim();
 
-/** A cdktf project dir of its own per deployment, so state and cdktf.out never mix. */
+/**
+ * A cdktf project dir of its own per deployment, so state and cdktf.out never mix.
+ * `dir`: where (default test/e2e/.work/<name>). `testbed`: deploy with the testbed's env.sh
+ * (offline provider mirror, local images) and `--skip-provider-lock` (default); `false` for a
+ * user's own Docker, with providers from the registry as cdktf usually gets them.
+ */
 export class Deployment {
   readonly dir: string;
+  readonly testbed: boolean;
   constructor(
     readonly name: string,
     readonly env: Record<string, string>,
+    opts: { dir?: string; testbed?: boolean } = {},
   ) {
-    this.dir = join(REPO, 'test', 'e2e', '.work', name);
+    this.dir = opts.dir ?? join(REPO, 'test', 'e2e', '.work', name);
+    this.testbed = opts.testbed ?? true;
     mkdirSync(this.dir, { recursive: true });
     writeFileSync(
       join(this.dir, 'cdktf.json'),
@@ -73,7 +81,7 @@ export class Deployment {
     return {
       cwd: this.dir,
       timeout: 20 * 60_000,
-      env: { ...process.env, ...testbedEnv(), ...this.env, CI: '1', CHECKPOINT_DISABLE: '1', FORCE_COLOR: '0', NO_COLOR: '1' },
+      env: { ...process.env, ...(this.testbed ? testbedEnv() : {}), ...this.env, CI: '1', CHECKPOINT_DISABLE: '1', FORCE_COLOR: '0', NO_COLOR: '1' },
     };
   }
 
@@ -86,7 +94,11 @@ export class Deployment {
   }
 
   private deployArgs() {
-    return ['deploy', '--auto-approve', '--skip-provider-lock', '--outputs-file', join(this.dir, 'outputs.json')];
+    return ['deploy', '--auto-approve', ...this.lockArgs(), '--outputs-file', join(this.dir, 'outputs.json')];
+  }
+
+  private lockArgs(): string[] {
+    return this.testbed ? ['--skip-provider-lock'] : [];
   }
 
   /** The stack's outputs after a deploy, nested by construct as cdktf writes them: outputs().web.url. */
@@ -95,7 +107,11 @@ export class Deployment {
   }
 
   destroy() {
-    return this.cdktf('destroy', '--auto-approve', '--skip-provider-lock');
+    return this.cdktf('destroy', '--auto-approve', ...this.lockArgs());
+  }
+
+  destroyAsync() {
+    return this.cdktfAsync('destroy', '--auto-approve', ...this.lockArgs());
   }
 
   hasState(): boolean {
@@ -156,6 +172,35 @@ export const getFrom = (network: string, url: string) => sh('docker', ['run', '-
 /** Waits (bounded) until a container's healthcheck reports healthy. */
 export const healthyWithin = (container: string, timeoutMs: number) =>
   until(() => (docker('inspect', '--format', '{{.State.Health.Status}}', container) === 'healthy' ? true : undefined), timeoutMs, 500);
+
+export type Engine = 'mysql' | 'mariadb';
+
+/** SQL as root inside a database container of a stack, over its socket, with the engine's own client (bounded: 60 s). */
+export function dbRoot(container: string, engine: Engine, query: string, opts: { vertical?: boolean; allowFail?: boolean } = {}) {
+  const client = engine === 'mysql' ? 'mysql' : 'mariadb';
+  const format = opts.vertical ? '--vertical' : '-N -B';
+  return sh('docker', ['exec', '-i', container, 'bash', '-c', `exec ${client} --socket=/var/run/mysqld/mysqld.sock -uroot -p"$(cat /etc/dws/secrets/root-password)" ${format}`], {
+    input: query,
+    allowFail: opts.allowFail,
+    timeoutMs: 60_000,
+  });
+}
+
+/**
+ * SHOW REPLICA STATUS on a node as field -> value: MySQL's names (Replica_IO_Running,
+ * Seconds_Behind_Source, ...) or MariaDB's (Slave_IO_Running, Seconds_Behind_Master, ...);
+ * a value the client wraps over several lines (a GTID set) is joined. Empty when not a replica.
+ */
+export function replicaFields(container: string, engine: Engine): Record<string, string> {
+  const fields: Record<string, string> = {};
+  let last: string | undefined;
+  for (const line of dbRoot(container, engine, 'SHOW REPLICA STATUS;', { vertical: true }).out.split('\n')) {
+    const m = /^\s*(\w+): ?(.*)$/.exec(line);
+    if (m) fields[(last = m[1])] = m[2].trim();
+    else if (last && line.trim() && !line.startsWith('*')) fields[last] += line.trim();
+  }
+  return fields;
+}
 
 /** Removes what a crashed earlier run may have left (our prefix only). */
 export function removeLeftovers(prefix: string): void {
