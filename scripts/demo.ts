@@ -179,8 +179,11 @@ async function withProgress(what: 'deploy' | 'destroy', logFile: string, run: ()
     writeFileSync(logFile, r.out);
     return r.seconds;
   } catch (e) {
-    writeFileSync(logFile, (e as Error).message);
-    throw new DemoError(`${(e as Error).message.slice(-3000)}\n(full output: ${relative(REPO, logFile)})`);
+    // The harness's message: "cdktf <args> failed (<code>):" and the end of the output.
+    const [first, ...rest] = (e as Error).message.split('\n');
+    writeFileSync(logFile, rest.join('\n'));
+    const tail = rest.filter((l) => l.trim()).slice(-40);
+    throw new DemoError(`${first} its output ends:\n${tail.map((l) => `  | ${l}`).join('\n')}\n(all of it: ${relative(REPO, logFile)})`);
   } finally {
     clearInterval(timer);
   }
