@@ -323,17 +323,21 @@ function showReplication(engine: Engine): void {
   if (Object.keys(f).length === 0) {
     say(`  ${replica} is not replicating (no replica status): the failover agent may have made it the writer (docker logs ${PREFIX}-db-failover)`);
   } else {
-    const gtidSql = (container: string, variable: string) => dbRoot(container, engine, `SELECT @@global.${variable}`).out.trim().replace(/\\n/g, '');
-    // MySQL: the transactions applied; MariaDB: the last GTID applied per domain.
-    const [replicaGtid, primaryGtid] = engine === 'mysql' ? [gtidSql(replica, 'gtid_executed'), gtidSql(primary, 'gtid_executed')] : [gtidSql(replica, 'gtid_slave_pos'), gtidSql(primary, 'gtid_binlog_pos')];
+    const query = (container: string, q: string) => dbRoot(container, engine, q).out.trim().replace(/\\n/g, '');
+    // The primary keeps writing (its heartbeat), so compare by waiting (5 s at most) on the
+    // replica for what the primary had: MySQL's executed GTID set, MariaDB's last GTID per domain.
+    const primaryGtid = query(primary, engine === 'mysql' ? 'SELECT @@global.gtid_executed' : 'SELECT @@global.gtid_binlog_pos');
+    const caughtUp = query(replica, engine === 'mysql' ? `SELECT WAIT_FOR_EXECUTED_GTID_SET('${primaryGtid}', 5)` : `SELECT MASTER_GTID_WAIT('${primaryGtid}', 5)`) === '0';
+    const replicaGtid = query(replica, engine === 'mysql' ? 'SELECT @@global.gtid_executed' : 'SELECT @@global.gtid_slave_pos');
+    const waitFn = engine === 'mysql' ? 'WAIT_FOR_EXECUTED_GTID_SET' : 'MASTER_GTID_WAIT';
     const errors = [pick('Last_IO_Error'), pick('Last_SQL_Error')].filter((e) => e && e !== '?');
     say(`  source           ${pick('Source_Host', 'Master_Host')}:${pick('Source_Port', 'Master_Port')}`);
     say(`  IO thread        ${pick('Replica_IO_Running', 'Slave_IO_Running')}`);
     say(`  SQL thread       ${pick('Replica_SQL_Running', 'Slave_SQL_Running')}`);
     say(`  lag              ${pick('Seconds_Behind_Source', 'Seconds_Behind_Master')} s behind the source`);
     say(`  GTID mode        ${engine === 'mysql' ? `Auto_Position ${pick('Auto_Position')}` : `Using_Gtid ${pick('Using_Gtid')}`}`);
-    say(`  replica at       ${replicaGtid || '(empty)'}`);
-    say(`  primary at       ${primaryGtid || '(empty)'}${replicaGtid === primaryGtid ? '   (the replica has everything)' : '   (the replica is behind)'}`);
+    say(`  primary at       ${primaryGtid || '(empty)'}`);
+    say(`  replica at       ${replicaGtid || '(empty)'}   (${caughtUp ? "has all of the primary's transactions above" : 'still lacks some of them after 5 s'}: ${waitFn})`);
     say(`  errors           ${errors.length ? errors.join('; ') : 'none'}`);
   }
   const route = (endpoint: string) => sh('docker', ['exec', `${PREFIX}-db-router`, 'cat', `/run/dws-route/${endpoint}`], { allowFail: true, timeoutMs: 30_000 }).out.trim() || '?';
