@@ -1,15 +1,18 @@
+import { spawnSync } from 'node:child_process';
 import { defineConfig } from 'vitest/config';
-import { missingPrograms, REAL_PROGRAM_NAMES, REAL_PROGRAMS, realProgramsRequired, TEST_PATH } from './test/real-program-table';
 
 // A test that runs a real program carries the program's name as a tag. When the program is
 // missing here, its tests are skipped (and the reporter says which and how to install them),
-// unless DWS_REAL_PROGRAMS=require: then they run and fail.
+// unless DWS_REAL_PROGRAMS=require: then they run and fail. The table and the probes are in
+// test/real-program-table.ts, asked through scripts/real-programs.ts (a config imports no TS).
 const mode = process.env.DWS_REAL_PROGRAMS ?? 'skip';
 if (mode !== 'skip' && mode !== 'require') {
   throw new Error(`DWS_REAL_PROGRAMS must be "skip" (the default) or "require" (got ${JSON.stringify(mode)})`);
 }
-process.env.PATH = TEST_PATH;
-const missing = missingPrograms();
+// Debian puts most daemons in sbin, which a non-root user's PATH may lack.
+process.env.PATH = [process.env.PATH, '/usr/local/sbin', '/usr/sbin', '/sbin'].filter(Boolean).join(':');
+const probe = spawnSync('node_modules/.bin/tsx', ['scripts/real-programs.ts', 'tags'], { encoding: 'utf8', timeout: 60_000 });
+if (probe.status !== 0) throw new Error(`scripts/real-programs.ts tags failed (${probe.error?.message ?? probe.status}): ${probe.stderr}`);
 
 export default defineConfig({
   test: {
@@ -19,12 +22,7 @@ export default defineConfig({
     testTimeout: 60_000,
     // Most tests wait on real programs, not on the CPU: more workers than the 2 cores finish sooner.
     maxWorkers: 4,
-    tags: REAL_PROGRAM_NAMES.map((name) => ({
-      name,
-      description: `runs ${REAL_PROGRAMS[name].commands.join(', ') || name} (Debian: ${REAL_PROGRAMS[name].packages.join(' ')})`,
-      // only a missing program's tag carries skip: a tag's options override those of the tags before it
-      ...(name in missing && !realProgramsRequired() ? { skip: true } : {}),
-    })),
+    tags: JSON.parse(probe.stdout),
     reporters: ['default', './test/real-programs-reporter.ts'],
   },
 });

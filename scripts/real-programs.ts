@@ -2,10 +2,11 @@
 //   tsx scripts/real-programs.ts check     lists what is missing here (exit 1 if anything is)
 //   tsx scripts/real-programs.ts command   prints the one command that installs them all
 //   tsx scripts/real-programs.ts install   installs the missing ones with apt-get (root, Debian)
+//   tsx scripts/real-programs.ts tags      the vitest tag of each program, as JSON (for vitest.config.mts)
 import { spawnSync } from 'node:child_process';
-import { ALL_PACKAGES, INSTALL_COMMAND, missingPrograms, REAL_PROGRAMS, RealProgramName } from '../test/real-program-table';
+import { ALL_PACKAGES, INSTALL_COMMAND, missingPrograms, REAL_PROGRAMS, RealProgramName, realProgramsRequired } from '../test/real-program-table';
 
-const USAGE = 'usage: tsx scripts/real-programs.ts check|command|install';
+const USAGE = 'usage: tsx scripts/real-programs.ts check|command|install|tags';
 
 function apt(args: string[]): number {
   const r = spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=600', '-o', 'Acquire::Retries=3', ...args], {
@@ -43,9 +44,22 @@ function check(): number {
   return Object.keys(missing).length === 0 ? 0 : 1;
 }
 
+/** One vitest tag per program; a missing program's tag skips its tests unless they are required. */
+function tags(): number {
+  const missing = missingPrograms();
+  const list = (Object.keys(REAL_PROGRAMS) as RealProgramName[]).map((name) => ({
+    name,
+    description: `runs ${REAL_PROGRAMS[name].commands.join(', ') || name} (Debian: ${REAL_PROGRAMS[name].packages.join(' ')})`,
+    // Only a missing program's tag carries skip: a tag's options override those of the tags before it.
+    ...(missing[name] && !realProgramsRequired() ? { skip: true } : {}),
+  }));
+  console.log(JSON.stringify(list));
+  return 0;
+}
+
 const [what, ...rest] = process.argv.slice(2);
-if (rest.length > 0 || !['check', 'command', 'install'].includes(what ?? '')) {
+if (rest.length > 0 || !['check', 'command', 'install', 'tags'].includes(what ?? '')) {
   console.error(`${what === undefined ? 'no command given' : `unknown command ${JSON.stringify([what, ...rest].join(' '))}`}; ${USAGE}`);
   process.exit(2);
 }
-process.exit(what === 'check' ? check() : what === 'command' ? (console.log(INSTALL_COMMAND), 0) : install());
+process.exit(what === 'check' ? check() : what === 'command' ? (console.log(INSTALL_COMMAND), 0) : what === 'tags' ? tags() : install());
