@@ -4,7 +4,7 @@ import { Fn, Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { NGINX_STATUS_PATH, renderNginxConfig } from './config/nginx';
-import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, hardening, memoryLimit, healthcheck, shortHash, terraformLiteral } from './docker';
+import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, hardening, memoryLimit, healthcheck, networkSubnet, shortHash, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, hashDirectory, isDirectory, registryImage } from './images';
 import { ILoadBalancerTarget, LoadBalancerServer } from './load-balancer';
@@ -105,6 +105,8 @@ const STATIC_ROOT = '/srv/static';
 const NGINX_STATUS_PORT = 8081;
 /** Stands for "<nginx container name>-mgmt" in the rendered config (the name is known to Terraform only). */
 const OWN_STATUS_HOST = '__OWN_STATUS_HOST__';
+/** Stands for the app network's subnet (Docker picks it; Terraform knows it once the network exists). */
+const APP_SUBNET = '__APP_NETWORK_SUBNET__';
 const DB_PASSWORD_FILE = '/run/secrets/db-password';
 const DB_TLS_CA_FILE = '/run/secrets/db-ca.pem';
 
@@ -245,6 +247,8 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
         resolver: DOCKER_DNS,
         clientMaxBodySize: p.clientMaxBodySize,
         proxyReadTimeoutSeconds: p.proxyReadTimeoutSeconds,
+        // The load balancer reaches Nginx over the app network: only from there is X-Real-IP believed.
+        trustedProxies: APP_SUBNET,
       });
       const nginxName = generationName(nginxHost, [this.nginxImage.imageId], () => [nginxConfig, nginxHc.label.value]);
       const ownStatusHost = `${nginxName}-mgmt`;
@@ -252,7 +256,7 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
         name: nginxName,
         image: this.nginxImage.imageId,
         entrypoint: ['nginx', '-g', 'daemon off;', '-c', NGINX_CONFIG],
-        upload: [{ file: NGINX_CONFIG, content: terraformLiteral(nginxConfig).replace(OWN_STATUS_HOST, ownStatusHost) }],
+        upload: [{ file: NGINX_CONFIG, content: terraformLiteral(nginxConfig).replace(OWN_STATUS_HOST, ownStatusHost).replace(APP_SUBNET, networkSubnet(p.network as network.Network)) }],
         // The master (root) binds :80, creates its temp dirs for the workers and drops them
         // to an unprivileged user.
         ...hardening(['CHOWN', 'SETUID', 'SETGID', 'NET_BIND_SERVICE']),

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { container, provider } from '@cdktf/provider-docker';
+import { container, network, provider } from '@cdktf/provider-docker';
 import { provider as randomProvider } from '@cdktf/provider-random';
 import { provider as tlsProvider } from '@cdktf/provider-tls';
-import { IAspect, TerraformProvider, TerraformStack } from 'cdktf';
+import { Fn, IAspect, TerraformProvider, TerraformStack, Token } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 
 /** Canonical Go duration ("2s", "1m0s", "1m30s"): what the provider reads back. */
@@ -68,6 +68,11 @@ export function defaultNamePrefix(scope: Construct): string {
 }
 
 export const DOCKER_DNS = '127.0.0.11';
+
+/** The subnet Docker gave a network (its first IPAM config), as a Terraform expression. */
+export function networkSubnet(n: network.Network): string {
+  return Token.asString(Fn.lookup(Fn.element(Fn.tolist(n.interpolationForAttribute('ipam_config')), 0), 'subnet'));
+}
 
 /**
  * Terraform reads `${` and `%{` in any string as template syntax. Rendered files (shell scripts)

@@ -105,8 +105,23 @@ export interface LoadBalancerProps {
    * @default { retries: 3, errorLimit: 3, slowStartSeconds: 10 }
    */
   readonly failureHandling?: { readonly retries?: number; readonly errorLimit?: number; readonly slowStartSeconds?: number };
-  /** Connect 1 s: on one Docker host a connect takes well under a millisecond, so a dead server is given up on (and the request retried on the other) quickly. @default { connectSeconds: 1, clientSeconds: 30, serverSeconds: 30 } */
-  readonly timeouts?: { readonly connectSeconds?: number; readonly clientSeconds?: number; readonly serverSeconds?: number };
+  /**
+   * Connect 1 s: on one Docker host a connect takes well under a millisecond, so a dead server is
+   * given up on (and the request retried on the other) quickly. `serverSeconds` is also the longest
+   * a response may stay silent (server-sent events: send a comment more often). `tunnelSeconds`:
+   * how long an upgraded connection (websocket) may stay idle.
+   * @default { connectSeconds: 1, clientSeconds: 30, serverSeconds: 30, tunnelSeconds: 3600 }
+   */
+  readonly timeouts?: { readonly connectSeconds?: number; readonly clientSeconds?: number; readonly serverSeconds?: number; readonly tunnelSeconds?: number };
+  /**
+   * Another balancer or proxy in front of this one. `proxyProtocolFrom`: source CIDRs that send a
+   * PROXY protocol header (v1 or v2; a TCP balancer): the client is the address it declares.
+   * `trustForwardedHeadersFrom`: source CIDRs of an HTTP proxy whose X-Forwarded-For, -Proto,
+   * -Host and X-Request-ID are kept (the client is the last address it appended). From anyone
+   * else those headers are dropped.
+   * @default none: every client connects directly
+   */
+  readonly upstream?: { readonly proxyProtocolFrom?: string[]; readonly trustForwardedHeadersFrom?: string[] };
   /** @default 4096 */
   readonly maxConnections?: number;
   /** Memory limit of the container. @default 256 */
@@ -236,8 +251,12 @@ const schema = z.strictObject({
       connectSeconds: intBetween(1, 300).default(1),
       clientSeconds: intBetween(1, 3600).default(30),
       serverSeconds: intBetween(1, 3600).default(30),
+      tunnelSeconds: intBetween(1, 86_400).default(3600),
     })
-    .default({ connectSeconds: 1, clientSeconds: 30, serverSeconds: 30 }),
+    .default({ connectSeconds: 1, clientSeconds: 30, serverSeconds: 30, tunnelSeconds: 3600 }),
+  upstream: z
+    .strictObject({ proxyProtocolFrom: z.array(cidr).default([]), trustForwardedHeadersFrom: z.array(cidr).default([]) })
+    .default({ proxyProtocolFrom: [], trustForwardedHeadersFrom: [] }),
   maxConnections: intBetween(1, 1_000_000).default(4096),
   memoryMb: intBetween(16, 1_048_576).default(256),
   image: imageRef.default(DEFAULT_IMAGES.haproxy),
@@ -374,6 +393,7 @@ export class LoadBalancer extends Construct {
             healthCheck: p.healthCheck,
             failureHandling: p.failureHandling,
             servers: this.backendServers(),
+            forwarding: p.upstream,
             timeouts: p.timeouts,
             resolver: `${DOCKER_DNS}:53`,
             maxConnections: p.maxConnections,

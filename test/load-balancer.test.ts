@@ -73,6 +73,30 @@ describe('LoadBalancer', () => {
     }
   });
 
+  it('reads PROXY protocol and keeps forwarding headers only from the upstream sources named, and refuses a malformed CIDR', () => {
+    const { tf } = synthStack((stack) => {
+      new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')], upstream: { proxyProtocolFrom: ['10.9.0.0/16'], trustForwardedHeadersFrom: ['10.8.0.5/32'] }, timeouts: { tunnelSeconds: 600 } });
+    });
+    const cfg = uploaded(byName(tf, 'docker_container', 'test-lb'), CONFIG);
+    expect(cfg).toContain('  tcp-request connection expect-proxy layer4 if { src 10.9.0.0/16 }\n');
+    expect(cfg).toContain('  acl from_trusted_proxy src 10.8.0.5/32\n  http-request del-header X-Forwarded-For unless from_trusted_proxy\n');
+    expect(cfg).toContain('  timeout tunnel 600s\n');
+    // By default nobody is trusted: every client's forwarding headers are dropped.
+    const { tf: direct } = synthStack((stack) => {
+      new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')] });
+    });
+    const plain = uploaded(byName(direct, 'docker_container', 'test-lb'), CONFIG);
+    expect(plain).not.toContain('expect-proxy');
+    expect(plain).toContain('  http-request del-header X-Forwarded-For\n');
+    for (const field of ['proxyProtocolFrom', 'trustForwardedHeadersFrom']) {
+      expect(() =>
+        synthStack((stack) => {
+          new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')], upstream: { [field]: ['10.0.0.0/40'] } });
+        }),
+      ).toThrow(`test/lb: upstream.${field}.0 must be an IPv4 CIDR such as "10.0.0.0/8" or "203.0.113.7/32" (got "10.0.0.0/40")`);
+    }
+  });
+
   it('renders health-check settings from props', () => {
     const { tf } = synthStack((stack) => {
       new LoadBalancer(stack, 'lb', {

@@ -34,6 +34,17 @@ export interface HaproxyFailureHandling {
   readonly slowStartSeconds: number;
 }
 
+/** Who may tell HAProxy who the client is, and how: everyone else's forwarding headers are dropped. */
+export interface HaproxyForwarding {
+  /** Source CIDRs whose PROXY protocol header (v1 or v2) is read: a TCP balancer in front. Empty: none. */
+  readonly proxyProtocolFrom: readonly string[];
+  /** Source CIDRs of an HTTP proxy in front whose X-Forwarded-For, -Proto, -Host and X-Request-ID are kept. Empty: none. */
+  readonly trustForwardedHeadersFrom: readonly string[];
+}
+
+/** The request headers HAProxy sets for the servers; a client's own are dropped (unless from a trusted proxy). */
+export const FORWARDED_HEADERS = ['X-Forwarded-For', 'X-Forwarded-Proto', 'X-Forwarded-Host', 'X-Request-ID'] as const;
+
 export interface HaproxyModel {
   /** Port the public (HTTP) frontend binds inside the container. */
   readonly listenPort: number;
@@ -53,7 +64,9 @@ export interface HaproxyModel {
   readonly healthCheck: HaproxyHealthCheck;
   readonly failureHandling: HaproxyFailureHandling;
   readonly servers: readonly HaproxyServer[];
-  readonly timeouts: { readonly connectSeconds: number; readonly clientSeconds: number; readonly serverSeconds: number };
+  readonly forwarding: HaproxyForwarding;
+  /** tunnelSeconds: idle timeout of an upgraded connection (websocket), in place of client/server. */
+  readonly timeouts: { readonly connectSeconds: number; readonly clientSeconds: number; readonly serverSeconds: number; readonly tunnelSeconds: number };
   /** DNS server that resolves backend names; Docker's embedded DNS on user-defined networks. */
   readonly resolver: string;
   readonly maxConnections: number;
@@ -87,7 +100,7 @@ export function renderHaproxyConfig(m: HaproxyModel): string {
     'defaults',
     '  mode http',
     '  log global',
-    '  option httplog',
+    `  log-format '${ACCESS_LOG_FORMAT}'`,
     '  option dontlognull',
     '  option forwardfor',
     // A failed attempt is retried on the other server: connection errors, and for idempotent
@@ -98,15 +111,19 @@ export function renderHaproxyConfig(m: HaproxyModel): string {
     `  timeout connect ${m.timeouts.connectSeconds}s`,
     `  timeout client ${m.timeouts.clientSeconds}s`,
     `  timeout server ${m.timeouts.serverSeconds}s`,
+    `  timeout tunnel ${m.timeouts.tunnelSeconds}s`,
     '  timeout http-request 10s',
     '  timeout http-keep-alive 10s',
     `  timeout check ${hc.timeoutSeconds}s`,
     '',
     'frontend public',
     `  bind :${m.listenPort}`,
+    // A TCP balancer in front declares the client; until its header is read, src is the balancer.
+    ...(m.forwarding.proxyProtocolFrom.length ? [`  tcp-request connection expect-proxy layer4 if { src ${m.forwarding.proxyProtocolFrom.join(' ')} }`] : []),
     // Before anything else, so a refused client costs one accept and no TLS handshake.
     ...(m.allowFrom.length ? [`  tcp-request connection reject unless { src ${m.allowFrom.join(' ')} }`] : []),
     ...(m.tls ? tlsFrontend(m.tls) : []),
+    ...forwardingRules(m.forwarding, m.tls !== undefined),
     '  default_backend app',
     '',
     // Statistics, Prometheus metrics and the container's own health: never on the public port.
@@ -134,6 +151,46 @@ export function renderHaproxyConfig(m: HaproxyModel): string {
     ...m.servers.map((s) => `  server-template ${s.name}. 2 ${s.host}:${s.port}`),
   ];
   return lines.join('\n') + '\n';
+}
+
+/**
+ * One JSON object per request (HAProxy 2.6+; `#22` stands for a quote in the URI). client: who
+ * the client is (see forwardingRules); peer: the connection's source; times in ms, -1 when the
+ * step was not reached; termination: HAProxy's two-letter session state ("--" when all went well).
+ */
+export const ACCESS_LOG_FORMAT =
+  '{"time":"%[date,utime(%Y-%m-%dT%H:%M:%SZ)]","source":"haproxy","request_id":"%[var(txn.request_id)]","client":"%[var(txn.client)]","peer":"%ci",' +
+  '"method":"%HM","uri":"%{+E}HU","status":%ST,"bytes":%B,"server":"%s","queue_ms":%Tw,"connect_ms":%Tc,"response_ms":%Tr,"total_ms":%Ta,"termination":"%ts"}';
+
+/**
+ * The headers the servers get: a client's own forwarding headers are dropped (kept only from a
+ * trusted proxy), then X-Forwarded-Proto, -Host and X-Request-ID (a UUID) are set unless a
+ * trusted proxy sent them, X-Real-IP is the client, and `option forwardfor` appends the
+ * connection's source to X-Forwarded-For.
+ */
+function forwardingRules(f: HaproxyForwarding, tls: boolean): string[] {
+  const trusted = f.trustForwardedHeadersFrom.length > 0;
+  const unlessTrusted = trusted ? ' unless from_trusted_proxy' : '';
+  return [
+    ...(trusted ? [`  acl from_trusted_proxy src ${f.trustForwardedHeadersFrom.join(' ')}`] : []),
+    ...FORWARDED_HEADERS.map((h) => `  http-request del-header ${h}${unlessTrusted}`),
+    // Never taken from a client: HAProxy sets X-Real-IP, and nothing here speaks RFC 7239.
+    '  http-request del-header X-Real-IP',
+    '  http-request del-header Forwarded',
+    ...(tls
+      ? [
+          '  http-request set-header X-Forwarded-Proto https if { ssl_fc } !{ req.hdr(x-forwarded-proto) -m found }',
+          '  http-request set-header X-Forwarded-Proto http if !{ ssl_fc } !{ req.hdr(x-forwarded-proto) -m found }',
+        ]
+      : ['  http-request set-header X-Forwarded-Proto http unless { req.hdr(x-forwarded-proto) -m found }']),
+    '  http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found } !{ req.hdr(x-forwarded-host) -m found }',
+    '  http-request set-header X-Request-ID %[uuid(4)] unless { req.hdr(x-request-id) -m found }',
+    '  http-request set-var(txn.request_id) req.hdr(x-request-id)',
+    '  http-request set-var(txn.client) src',
+    // Behind a trusted proxy, the client is the address it appended last.
+    ...(trusted ? ['  http-request set-var(txn.client) req.hdr_ip(x-forwarded-for,-1) if from_trusted_proxy { req.hdr(x-forwarded-for) -m found }'] : []),
+    '  http-request set-header X-Real-IP %[var(txn.client)]',
+  ];
 }
 
 // Mozilla "intermediate" (guidelines 5.x): TLS 1.2 and 1.3, the six ECDHE AEAD suites, no tickets.

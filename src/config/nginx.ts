@@ -7,13 +7,31 @@ export interface NginxModel {
   readonly appPort: number;
   readonly resolver: string;
   readonly clientMaxBodySize: string;
+  /** Also the longest an upgraded connection (websocket) or a response stream may stay idle. */
   readonly proxyReadTimeoutSeconds: number;
+  /**
+   * Where the load balancer connects from (a CIDR, e.g. the app network's subnet): only from
+   * there is its X-Real-IP taken as the client's address.
+   */
+  readonly trustedProxies: string;
+  /** Where the JSON access log goes. @default "/dev/stdout" */
+  readonly accessLog?: string;
   /**
    * Where `stub_status` listens (for the Prometheus exporter), e.g. a network alias that only the
    * management network resolves (nginx resolves it at start). undefined: no status endpoint.
    */
   readonly statusListen?: string;
 }
+
+/**
+ * One JSON object per request, in the load balancer's field names where they mean the same:
+ * client is who the client is (from X-Real-IP), peer the connection's source (the load balancer);
+ * times in seconds ("" when no upstream was asked).
+ */
+export const ACCESS_LOG_FORMAT =
+  '{"time":"$time_iso8601","source":"nginx","request_id":"$http_x_request_id","client":"$remote_addr","peer":"$realip_remote_addr",' +
+  '"method":"$request_method","uri":"$request_uri","status":$status,"bytes":$body_bytes_sent,"total_s":$request_time,' +
+  '"upstream_connect_s":"$upstream_connect_time","upstream_response_s":"$upstream_response_time"}';
 
 /** The path of nginx's status page (on statusListen). */
 export const NGINX_STATUS_PATH = '/stub_status';
@@ -27,10 +45,14 @@ export function renderNginxConfig(m: NginxModel): string {
     `      set $app_upstream http://${m.appHost}:${m.appPort};`,
     '      proxy_pass $app_upstream;',
     '      proxy_http_version 1.1;',
-    '      proxy_set_header Connection "";',
-    '      proxy_set_header Host $host;',
+    // Websockets pass through (Upgrade); every other request keeps the connection reusable.
+    '      proxy_set_header Upgrade $http_upgrade;',
+    '      proxy_set_header Connection $dws_connection;',
+    // The host as the client wrote it, port included; X-Forwarded-Proto, -Host and X-Request-ID
+    // come from the load balancer and pass as they are.
+    '      proxy_set_header Host $http_host;',
     '      proxy_set_header X-Real-IP $remote_addr;',
-    '      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+    '      proxy_set_header X-Forwarded-For $dws_forwarded_for;',
     // On one Docker host a connect takes well under a millisecond; a stopped app's stale
     // address never answers, so fail fast and let the load balancer retry elsewhere.
     '      proxy_connect_timeout 1s;',
@@ -52,7 +74,8 @@ export function renderNginxConfig(m: NginxModel): string {
     'http {',
     '  include /etc/nginx/mime.types;',
     '  default_type application/octet-stream;',
-    '  access_log /dev/stdout combined;',
+    `  log_format dws_json escape=json '${ACCESS_LOG_FORMAT}';`,
+    `  access_log ${m.accessLog ?? '/dev/stdout'} dws_json;`,
     '  server_tokens off;',
     '  sendfile on;',
     '  keepalive_timeout 65s;',
@@ -65,6 +88,17 @@ export function renderNginxConfig(m: NginxModel): string {
     // A variable in proxy_pass makes nginx resolve the app's name per request (with this
     // resolver), so a replaced app container is found again without restarting nginx.
     `  resolver ${m.resolver} valid=2s ipv6=off;`,
+    // The client's address, from the load balancer only; $realip_remote_addr stays the balancer.
+    `  set_real_ip_from ${m.trustedProxies};`,
+    '  real_ip_header X-Real-IP;',
+    '  map $http_upgrade $dws_connection {',
+    '    default upgrade;',
+    "    '' '';",
+    '  }',
+    '  map $http_x_forwarded_for $dws_forwarded_for {',
+    "    '' $realip_remote_addr;",
+    '    default "$http_x_forwarded_for, $realip_remote_addr";',
+    '  }',
     '',
     '  server {',
     `    listen ${m.listenPort};`,

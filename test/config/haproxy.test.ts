@@ -1,4 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, IncomingMessage, ServerResponse } from 'node:http';
+import { AddressInfo, connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HaproxyModel, renderHaproxyConfig } from '../../src';
@@ -17,7 +19,8 @@ const model: HaproxyModel = {
     { name: 'web-server-1-nginx', host: 'web-server-1-nginx', port: 80 },
     { name: 'web-server-2-nginx', host: 'web-server-2-nginx', port: 80 },
   ],
-  timeouts: { connectSeconds: 5, clientSeconds: 30, serverSeconds: 30 },
+  forwarding: { proxyProtocolFrom: [], trustForwardedHeadersFrom: [] },
+  timeouts: { connectSeconds: 5, clientSeconds: 30, serverSeconds: 30, tunnelSeconds: 3600 },
   resolver: '127.0.0.11:53',
   maxConnections: 4096,
 };
@@ -122,5 +125,130 @@ describe('renderHaproxyConfig, run by real HAProxy', { tags: ['haproxy'] }, () =
       expect(await get(local.statsPort, '/metrics')).toBe('200');
       for (const path of ['/stats', '/metrics', '/healthz']) expect(await get(local.listenPort, path)).toBe('503');
     });
+  });
+});
+
+/** A backend on 127.0.0.1: answers /healthz, and everything else with handle(); records what it got. */
+async function backend(handle: (req: IncomingMessage, res: ServerResponse) => void) {
+  const seen: { method: string; url: string; headers: IncomingMessage['headers'] }[] = [];
+  const server = createServer((req, res) => {
+    if (req.url === '/healthz') {
+      res.end('ok');
+      return;
+    }
+    seen.push({ method: req.method!, url: req.url!, headers: req.headers });
+    req.resume();
+    req.on('end', () => handle(req, res));
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return { seen, port: (server.address() as AddressInfo).port, close: () => new Promise((ok) => server.close(ok)) };
+}
+const echo = (req: IncomingMessage, res: ServerResponse) => res.end(JSON.stringify(req.headers));
+
+/** One raw HTTP/1.1 request over TCP (so the test can send a PROXY header or any header it likes); the response text. */
+function rawRequest(port: number, text: string, from = '127.0.0.1'): Promise<string> {
+  return new Promise((done, fail) => {
+    // Written, not ended: a half-closed connection reads to HAProxy as a client that gave up.
+    const socket = connect({ port, host: '127.0.0.1', localAddress: from }, () => socket.write(text));
+    let got = '';
+    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
+    socket.on('data', (d) => (got += d));
+    socket.on('end', () => done(got));
+    socket.on('error', fail);
+  });
+}
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe('renderHaproxyConfig, headers and retries, run by real HAProxy', { tags: ['haproxy'] }, () => {
+  const local: HaproxyModel = { ...model, runAsUser: undefined, listenPort: 18491, statsPort: 18494, failureHandling: { retries: 3, errorLimit: 0, slowStartSeconds: 0 } };
+  const body = (response: string) => JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4));
+  /** Starts HAProxy in front of the backends, waits until their checks passed, runs fn with its log lines. */
+  async function withLb(m: HaproxyModel, backends: { port: number }[], fn: (log: () => Record<string, unknown>[]) => Promise<void>) {
+    const servers = backends.map((b, i) => ({ name: `b${i}`, host: '127.0.0.1', port: b.port }));
+    const haproxy = start('haproxy', ['-db', '-f', tempFile('haproxy.cfg', renderHaproxyConfig({ ...m, servers }))]);
+    const log = () => haproxy.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    try {
+      await haproxy.until('every backend is up', async () => {
+        const r = await fetch(`http://127.0.0.1:${m.statsPort}/metrics`).then((x) => x.text(), () => '');
+        return (r.match(/^haproxy_server_status\{proxy="app",server="[^"]+",state="UP"\} 1$/gm) ?? []).length === servers.length * 2;
+      });
+      await fn(log);
+    } finally {
+      await haproxy.stop();
+    }
+  }
+
+  it('drops what a client says about itself: X-Forwarded-*, X-Real-IP, Forwarded and X-Request-ID are the load balancer\'s own; logs the request as JSON', async () => {
+    const b = await backend(echo);
+    try {
+      await withLb(local, [b], async (log) => {
+        const forged = ['X-Forwarded-For: 10.6.6.6', 'X-Real-IP: 10.6.6.6', 'X-Forwarded-Proto: https', 'X-Forwarded-Host: evil.example', 'Forwarded: for=10.6.6.6', 'X-Request-ID: forged'];
+        const got = body(await rawRequest(local.listenPort, ['GET /who?a="b" HTTP/1.1', 'Host: shop.example:8080', ...forged, 'Connection: close', '', ''].join('\r\n')));
+        expect(got).toMatchObject({ host: 'shop.example:8080', 'x-forwarded-for': '127.0.0.1', 'x-real-ip': '127.0.0.1', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'shop.example:8080' });
+        expect(got.forwarded).toBeUndefined();
+        expect(got['x-request-id']).toMatch(UUID);
+        await new Promise((r) => setTimeout(r, 200));
+        const line = log().find((l) => l.request_id === got['x-request-id']);
+        expect(line).toMatchObject({ source: 'haproxy', client: '127.0.0.1', peer: '127.0.0.1', method: 'GET', uri: '/who?a=#22b#22', status: 200, server: 'b0.1', termination: '--' });
+        expect(line?.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+        for (const k of ['queue_ms', 'connect_ms', 'response_ms', 'total_ms', 'bytes']) expect(typeof line?.[k], k).toBe('number');
+      });
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('keeps the forwarding headers of a trusted proxy, and reads the client from a PROXY protocol header, only from the sources named', async () => {
+    const b = await backend(echo);
+    const m: HaproxyModel = { ...local, forwarding: { proxyProtocolFrom: ['127.0.0.2/32'], trustForwardedHeadersFrom: ['127.0.0.3/32'] } };
+    const get = (from: string, extra: string[] = [], prefix = '') =>
+      rawRequest(m.listenPort, prefix + ['GET / HTTP/1.1', 'Host: shop.example', ...extra, 'Connection: close', '', ''].join('\r\n'), from).then(body);
+    try {
+      await withLb(m, [b], async () => {
+        const upstream = ['X-Forwarded-For: 198.51.100.7', 'X-Forwarded-Proto: https', 'X-Forwarded-Host: shop.example:443', 'X-Request-ID: from-upstream-1'];
+        // From the trusted proxy: its headers stay, the client is the address it appended.
+        expect(await get('127.0.0.3', upstream)).toMatchObject({
+          'x-forwarded-for': '198.51.100.7, 127.0.0.3', 'x-real-ip': '198.51.100.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example:443', 'x-request-id': 'from-upstream-1',
+        });
+        // The same headers from anyone else are dropped.
+        const other = await get('127.0.0.4', upstream);
+        expect(other).toMatchObject({ 'x-forwarded-for': '127.0.0.4', 'x-real-ip': '127.0.0.4', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'shop.example' });
+        expect(other['x-request-id']).toMatch(UUID);
+        // A TCP balancer's PROXY header names the client.
+        expect(await get('127.0.0.2', [], 'PROXY TCP4 203.0.113.9 127.0.0.1 40000 80\r\n')).toMatchObject({ 'x-forwarded-for': '203.0.113.9', 'x-real-ip': '203.0.113.9' });
+        // Not from elsewhere: the header is taken as a broken request.
+        expect(await rawRequest(m.listenPort, 'PROXY TCP4 203.0.113.9 127.0.0.1 40000 80\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', '127.0.0.4')).toMatch(/^HTTP\/1\.1 400/);
+      });
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('retries a GET that got no answer on the other server, and never sends a failed POST to the other (the client gets 502)', async () => {
+    // "flaky" reads the whole request, then closes the connection without answering.
+    const flaky = await backend((req) => req.socket.destroy());
+    const good = await backend(echo);
+    try {
+      await withLb(local, [flaky, good], async (log) => {
+        for (let i = 0; i < 4; i++) expect(await rawRequest(local.listenPort, 'GET /item HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 200/);
+        // Round robin sent some of them to flaky first.
+        expect(flaky.seen.filter((x) => x.method === 'GET').length).toBeGreaterThan(0);
+        const before = { flaky: flaky.seen.length, good: good.seen.length };
+        const statuses: string[] = [];
+        for (let i = 0; i < 4; i++) {
+          const order = JSON.stringify({ order: i });
+          const r = await rawRequest(local.listenPort, `POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${order.length}\r\nConnection: close\r\n\r\n${order}`);
+          statuses.push(r.slice(9, 12));
+        }
+        const posts = (s: { seen: { method: string }[] }, from: number) => s.seen.slice(from).filter((x) => x.method === 'POST').length;
+        // Round robin: half the POSTs went to flaky and failed there; none of those reached good.
+        expect(posts(flaky, before.flaky) + posts(good, before.good), JSON.stringify({ statuses, log: log() })).toBe(4);
+        expect(statuses.filter((s) => s === '502')).toHaveLength(posts(flaky, before.flaky));
+        expect(statuses.filter((s) => s === '200')).toHaveLength(posts(good, before.good));
+        expect(posts(flaky, before.flaky)).toBeGreaterThan(0);
+      });
+    } finally {
+      await Promise.all([flaky.close(), good.close()]);
+    }
   });
 });
