@@ -37,7 +37,9 @@ export const REAL_PROGRAMS = {
     extraCheck: () =>
       spawnSync('unshare', ['--net', 'true'], { stdio: 'ignore', timeout: 10_000 }).status === 0 ? undefined : 'needs root (unshare --net failed)',
   },
-  keepalived: { commands: ['keepalived', 'ip'], packages: ['keepalived', 'iproute2'] },
+  keepalived: { commands: ['keepalived', 'ip'], packages: ['keepalived'] },
+  // The load balancer node's supervisor finds its interface with ip.
+  iproute2: { commands: ['ip'], packages: ['iproute2'] },
   shellcheck: { commands: ['shellcheck'], packages: ['shellcheck'] },
   promtool: { commands: ['promtool'], packages: ['prometheus'] },
   alertmanager: { commands: ['amtool', 'prometheus-alertmanager'], packages: ['prometheus-alertmanager'] },

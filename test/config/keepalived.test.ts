@@ -179,7 +179,7 @@ describe('renderLbHealthCheck, run by bash against a local server', () => {
  * The supervisor, run by bash with stand-ins for keepalived and haproxy that log the signals
  * they get; this node's address is 127.0.0.1, so the interface found is lo.
  */
-describe('renderLbNodeSupervisor, run by bash with stand-in daemons', () => {
+describe('renderLbNodeSupervisor, run by bash with stand-in daemons', { tags: ['iproute2'] }, () => {
   function setUp() {
     const dir = dirname(tempFile('x', ''));
     const log = join(dir, 'log');
