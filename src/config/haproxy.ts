@@ -156,11 +156,12 @@ export function renderHaproxyConfig(m: HaproxyModel): string {
 /**
  * One JSON object per request (HAProxy 2.6+; `#22` stands for a quote in the URI). client: who
  * the client is (see forwardingRules); peer: the connection's source; times in ms, -1 when the
- * step was not reached; termination: HAProxy's two-letter session state ("--" when all went well).
+ * step was not reached; retries: attempts after the first ("+1": the request went to another
+ * server); termination: HAProxy's two-letter session state ("--" when all went well).
  */
 export const ACCESS_LOG_FORMAT =
   '{"time":"%[date,utime(%Y-%m-%dT%H:%M:%SZ)]","source":"haproxy","request_id":"%[var(txn.request_id)]","client":"%[var(txn.client)]","peer":"%ci",' +
-  '"method":"%HM","uri":"%{+E}HU","status":%ST,"bytes":%B,"server":"%s","queue_ms":%Tw,"connect_ms":%Tc,"response_ms":%Tr,"total_ms":%Ta,"termination":"%ts"}';
+  '"method":"%HM","uri":"%{+E}HU","status":%ST,"bytes":%B,"server":"%s","queue_ms":%Tw,"connect_ms":%Tc,"response_ms":%Tr,"total_ms":%Ta,"retries":"%rc","termination":"%ts"}';
 
 /**
  * The headers the servers get: a client's own forwarding headers are dropped (kept only from a

@@ -189,7 +189,7 @@ describe('renderHaproxyConfig, headers and retries, run by real HAProxy', { tags
         expect(got['x-request-id']).toMatch(UUID);
         await new Promise((r) => setTimeout(r, 200));
         const line = log().find((l) => l.request_id === got['x-request-id']);
-        expect(line).toMatchObject({ source: 'haproxy', client: '127.0.0.1', peer: '127.0.0.1', method: 'GET', uri: '/who?a=#22b#22', status: 200, server: 'b0.1', termination: '--' });
+        expect(line).toMatchObject({ source: 'haproxy', client: '127.0.0.1', peer: '127.0.0.1', method: 'GET', uri: '/who?a=#22b#22', status: 200, server: 'b0.1', retries: '0', termination: '--' });
         expect(line?.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
         for (const k of ['queue_ms', 'connect_ms', 'response_ms', 'total_ms', 'bytes']) expect(typeof line?.[k], k).toBe('number');
       });
@@ -231,8 +231,13 @@ describe('renderHaproxyConfig, headers and retries, run by real HAProxy', { tags
     try {
       await withLb(local, [flaky, good], async (log) => {
         for (let i = 0; i < 4; i++) expect(await rawRequest(local.listenPort, 'GET /item HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 200/);
-        // Round robin sent some of them to flaky first.
+        // Round robin sent some of them to flaky first; the log says they went on to the other server.
         expect(flaky.seen.filter((x) => x.method === 'GET').length).toBeGreaterThan(0);
+        await new Promise((r) => setTimeout(r, 200));
+        const retried = log().filter((l) => l.method === 'GET' && l.uri === '/item' && l.retries !== '0');
+        // One attempt per try on flaky (both its slots may be tried), then good answered.
+        expect(retried.reduce((n, l) => n + Number(l.retries), 0)).toBe(flaky.seen.filter((x) => x.method === 'GET').length);
+        expect(retried.every((l) => /^\+\d$/.test(String(l.retries)) && String(l.server).startsWith('b1.') && l.status === 200)).toBe(true);
         const before = { flaky: flaky.seen.length, good: good.seen.length };
         const statuses: string[] = [];
         for (let i = 0; i < 4; i++) {

@@ -219,13 +219,13 @@ export interface Response {
 }
 
 /** One request through a published port, trusting `ca` for HTTPS; bounded by a 5 s timeout. */
-export function request(url: string, opts: { method?: string; ca?: string; agent?: http.Agent } = {}): Promise<Response> {
+export function request(url: string, opts: { method?: string; ca?: string; agent?: http.Agent; headers?: http.OutgoingHttpHeaders; body?: string | Buffer } = {}): Promise<Response> {
   const u = new URL(url);
   const mod = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     // A fresh connection per request (agent false): a reused keep-alive socket that the load
     // balancer closed while idle would fail the request for the client's reasons, not ours.
-    const req = mod.request(u, { method: opts.method ?? 'GET', ca: opts.ca, agent: opts.agent ?? false, timeout: 5000 }, (res) => {
+    const req = mod.request(u, { method: opts.method ?? 'GET', ca: opts.ca, agent: opts.agent ?? false, headers: opts.headers, timeout: 5000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));
@@ -233,7 +233,7 @@ export function request(url: string, opts: { method?: string; ca?: string; agent
     });
     req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
     req.on('error', reject);
-    req.end();
+    req.end(opts.body);
   });
 }
 
