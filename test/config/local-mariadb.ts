@@ -47,7 +47,9 @@ export class LocalMariaDb {
     mkdirSync(dir);
     const cnfFile = join(this.work, `${name}.cnf`);
     writeFileSync(cnfFile, cnf);
-    const local = [`--datadir=${dir}/data`, `--socket=${dir}/sock`, `--port=${port}`, `--pid-file=${dir}/pid`, '--bind-address=127.0.0.1', '--user=root'];
+    // A tmpdir of its own: two bootstraps at once in one /tmp were seen to lose each other's temporary tables.
+    mkdirSync(join(dir, 'tmp'));
+    const local = [`--datadir=${dir}/data`, `--socket=${dir}/sock`, `--port=${port}`, `--pid-file=${dir}/pid`, `--tmpdir=${dir}/tmp`, '--bind-address=127.0.0.1', '--user=root'];
     const init = run('mariadb-install-db', [`--defaults-file=${cnfFile}`, ...local, '--auth-root-authentication-method=normal', '--skip-test-db'], { timeoutMs: 120_000 });
     expect(init.status, init.stderr).toBe(0);
     const server = start('mariadbd', [`--defaults-file=${cnfFile}`, ...local, `--log-error=${dir}/error.log`]);
