@@ -187,7 +187,8 @@ describe('renderHaproxyConfig, headers and retries, run by real HAProxy', { tags
         expect(got).toMatchObject({ host: 'shop.example:8080', 'x-forwarded-for': '127.0.0.1', 'x-real-ip': '127.0.0.1', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'shop.example:8080' });
         expect(got.forwarded).toBeUndefined();
         expect(got['x-request-id']).toMatch(UUID);
-        await new Promise((r) => setTimeout(r, 200));
+        // HAProxy logs a request once it is done (bounded wait).
+        for (let i = 0; i < 40 && !log().some((l) => l.request_id === got['x-request-id']); i++) await new Promise((r) => setTimeout(r, 50));
         const line = log().find((l) => l.request_id === got['x-request-id']);
         expect(line).toMatchObject({ source: 'haproxy', client: '127.0.0.1', peer: '127.0.0.1', method: 'GET', uri: '/who?a=#22b#22', status: 200, server: 'b0.1', retries: '0', termination: '--' });
         expect(line?.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
@@ -233,7 +234,7 @@ describe('renderHaproxyConfig, headers and retries, run by real HAProxy', { tags
         for (let i = 0; i < 4; i++) expect(await rawRequest(local.listenPort, 'GET /item HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 200/);
         // Round robin sent some of them to flaky first; the log says they went on to the other server.
         expect(flaky.seen.filter((x) => x.method === 'GET').length).toBeGreaterThan(0);
-        await new Promise((r) => setTimeout(r, 200));
+        for (let i = 0; i < 40 && log().filter((l) => l.uri === '/item').length < 4; i++) await new Promise((r) => setTimeout(r, 50));
         const retried = log().filter((l) => l.method === 'GET' && l.uri === '/item' && l.retries !== '0');
         // One attempt per try on flaky (both its slots may be tried), then good answered.
         expect(retried.reduce((n, l) => n + Number(l.retries), 0)).toBe(flaky.seen.filter((x) => x.method === 'GET').length);
