@@ -38,6 +38,12 @@ const model = (role: 'primary' | 'replica'): DbEntrypointModel => ({
 describe('MariaDB runs the rendered my.cnf and bootstrap SQL', { tags: ['mariadb'] }, () => {
   let primary: LocalServer;
   let replica: LocalServer;
+  /** Polls the replica (bounded: 40 × 250 ms) until the query answers want; its last answer. */
+  const untilReplicaSays = async (sql: string, want: string) => {
+    let seen = '';
+    for (let i = 0; i < 40 && (seen = client(replica, sql).stdout.trim()) !== want; i++) await new Promise((r) => setTimeout(r, 250));
+    return seen;
+  };
   /** Before the primary is opened: its read_only, and an app write's result. */
   let booted: { readOnly: string; write: ReturnType<typeof client> };
 
@@ -57,12 +63,7 @@ describe('MariaDB runs the rendered my.cnf and bootstrap SQL', { tags: ['mariadb
     // The table every test below writes to, on both nodes before any test runs (each test stands alone).
     const t = client(primary, 'CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(10))', 'app', passwords.APP_PASSWORD);
     expect(t.status, t.stderr).toBe(0);
-    let onReplica = '';
-    for (let i = 0; i < 40 && onReplica !== '1'; i++) {
-      onReplica = client(replica, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME = 't'").stdout.trim();
-      if (onReplica !== '1') await new Promise((r) => setTimeout(r, 250));
-    }
-    expect(onReplica).toBe('1');
+    expect(await untilReplicaSays("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME = 't'", '1')).toBe('1');
   }, 180_000);
 
   afterAll(() => local.stopAll());
@@ -84,12 +85,7 @@ describe('MariaDB runs the rendered my.cnf and bootstrap SQL', { tags: ['mariadb
   it('replicates a write by the app user to the replica with GTIDs', async () => {
     const w = client(primary, "INSERT INTO app.t VALUES (1, 'x')", 'app', passwords.APP_PASSWORD);
     expect(w.status, w.stderr).toBe(0);
-    let seen = '';
-    for (let i = 0; i < 40 && seen !== 'x'; i++) {
-      seen = client(replica, 'SELECT v FROM app.t WHERE id = 1').stdout.trim();
-      if (seen !== 'x') await new Promise((r) => setTimeout(r, 250));
-    }
-    expect(seen).toBe('x');
+    expect(await untilReplicaSays('SELECT v FROM app.t WHERE id = 1', 'x')).toBe('x');
     const status = run('mariadb', ['--socket', `${replica.dir}/sock`, '-uroot', `-p${passwords.ROOT_PASSWORD}`, '-e', 'SHOW REPLICA STATUS\\G']).stdout;
     expect(status).toMatch(/Slave_IO_Running: Yes/);
     expect(status).toMatch(/Slave_SQL_Running: Yes/);
@@ -146,12 +142,7 @@ describe('MariaDB runs the rendered my.cnf and bootstrap SQL', { tags: ['mariadb
     expect(beat.status, beat.stderr).toBe(0);
     const written = beat.stdout.trim();
     expect(written).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/);
-    let seen = '';
-    for (let i = 0; i < 40 && seen !== written; i++) {
-      seen = client(replica, 'SELECT ts FROM dws.heartbeat WHERE server_id = 0').stdout.trim();
-      if (seen !== written) await new Promise((r) => setTimeout(r, 250));
-    }
-    expect(seen).toBe(written);
+    expect(await untilReplicaSays('SELECT ts FROM dws.heartbeat WHERE server_id = 0', written)).toBe(written);
     // One row: the lag a monitor reads on the replica is now minus this time.
     expect(client(replica, 'SELECT COUNT(*), TIMESTAMPDIFF(SECOND, MAX(ts), UTC_TIMESTAMP(6)) < 10 FROM dws.heartbeat').stdout.trim()).toBe('1\t1');
   });
