@@ -19,6 +19,8 @@ export interface StackImages {
   readonly nginx?: string;
   /** The database image, for the chosen engine. @default "mysql:8.4" or "mariadb:11.4" */
   readonly database?: string;
+  /** The Go image the failover agent is compiled in (on the Docker host). @default "golang:1.24" */
+  readonly golang?: string;
   /** Images of the monitoring stack. @default DEFAULT_MONITORING_IMAGES */
   readonly monitoring?: MonitoringImages;
 }
@@ -34,7 +36,7 @@ export interface DistributedWebStackProps {
   /** App server settings (codebase, networks, database and image are set by the stack). */
   readonly appServers?: Omit<AppServerPairProps, 'codebase' | 'network' | 'database' | 'nginxImage' | 'namePrefix'>;
   /** Database settings (network and image are set by the stack). */
-  readonly database?: Omit<MySqlPrimaryReplicaProps, 'network' | 'image' | 'routerImage' | 'namePrefix'>;
+  readonly database?: Omit<MySqlPrimaryReplicaProps, 'network' | 'image' | 'routerImage' | 'agentBuilderImage' | 'namePrefix'>;
   /**
    * Also output the load balancer's allow-list (`loadBalancer.publish.allowFrom`) as a script for
    * the Docker host's DOCKER-USER chain (`<prefix>_docker_user_rules`). @default false
@@ -56,7 +58,7 @@ export interface DistributedWebStackProps {
 const schema = z.strictObject({
   codebase: z.any(),
   namePrefix: dockerName.optional(),
-  images: z.strictObject({ haproxy: imageRef.optional(), nginx: imageRef.optional(), database: imageRef.optional(), monitoring: z.any().optional() }).default({}),
+  images: z.strictObject({ haproxy: imageRef.optional(), nginx: imageRef.optional(), database: imageRef.optional(), golang: imageRef.optional(), monitoring: z.any().optional() }).default({}),
   loadBalancer: z.any().optional(),
   appServers: z.any().optional(),
   database: z.any().optional(),
@@ -120,6 +122,7 @@ export class DistributedWebStack extends Construct {
         network: this.dataNetwork,
         image: p.images.database,
         routerImage: p.images.haproxy,
+        ...(p.images.golang ? { agentBuilderImage: p.images.golang } : {}),
         ...(p.monitoring !== false ? { managementNetwork: this.managementNetwork } : {}),
         namePrefix: prefix,
       });

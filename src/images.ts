@@ -10,6 +10,8 @@ export const DEFAULT_IMAGES = {
   nginx: 'nginx:1.27',
   mysql: 'mysql:8.4',
   mariadb: 'mariadb:11.4',
+  /** The failover agent is compiled in it. */
+  golang: 'golang:1.24',
 } as const;
 
 /**

@@ -21,7 +21,7 @@ export { renderHaproxyConfig } from './config/haproxy';
 export type { HaproxyModel, HaproxyServer, HaproxyHealthCheck } from './config/haproxy';
 export { renderKeepalivedConfig, renderLbNodeSupervisor, renderLbHealthCheck, KEEPALIVED_INTERFACE_PLACEHOLDER } from './config/keepalived';
 export type { KeepalivedModel } from './config/keepalived';
-export { renderDbRouterConfig, renderRouteCheck, renderFailoverAgent } from './config/db-failover';
+export { renderDbRouterConfig, renderRouteCheck, renderFailoverConfig } from './config/db-failover';
 export type { DbRouterModel, FailoverAgentModel } from './config/db-failover';
 export { renderNginxConfig } from './config/nginx';
 export type { NginxModel } from './config/nginx';

@@ -134,7 +134,7 @@ const schema = z.strictObject({
 
 const CONF = '/etc/dws';
 const PORTS = { prometheus: 9090, alertmanager: 9093, nginxExporter: 9113, mysqldExporter: 9104, blackbox: 9115, node: 9100 } as const;
-const JOBS = { haproxy: 'haproxy', nginx: 'nginx', mysql: 'mysql', node: 'node', blackbox: 'blackbox', dbRouter: 'db-router' } as const;
+const JOBS = { haproxy: 'haproxy', nginx: 'nginx', mysql: 'mysql', node: 'node', blackbox: 'blackbox', dbRouter: 'db-router', dbFailover: 'db-failover' } as const;
 
 /**
  * Prometheus and Alertmanager with an exporter for every component, on the management network:
@@ -254,6 +254,8 @@ export class Monitoring extends Construct {
       }
       this.jobs.push({ job: JOBS.mysql, targets: [db.primary, db.replica].map((s) => at(`${s.host}-exporter`, PORTS.mysqldExporter)) });
       this.jobs.push({ job: JOBS.dbRouter, targets: [db.routerMetricsTarget!] }); // checked above
+      // The agent's own view: the writer it chose, failovers, refusals and why.
+      if (db.failoverMetricsTarget) this.jobs.push({ job: JOBS.dbFailover, targets: [db.failoverMetricsTarget] });
     }
 
     if (p.hostMetrics) {

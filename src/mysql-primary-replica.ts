@@ -15,10 +15,11 @@ import {
   containerHostPattern,
   renderMyCnf,
 } from './config/mysql';
-import { DB_ROUTER_PATHS, FAILOVER_PATHS, ROUTE_DIR, renderDbRouterConfig, renderFailoverAgent, renderRouteCheck } from './config/db-failover';
-import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, hardening, memoryLimit, healthcheck, terraformLiteral } from './docker';
+import { DB_ROUTER_PATHS, FAILOVER_METRICS_PORT, FAILOVER_PATHS, ROUTE_DIR, renderDbRouterConfig, renderFailoverConfig, renderRouteCheck } from './config/db-failover';
+import { DOCKER_DNS, shortHash, defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, hardening, memoryLimit, healthcheck, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
-import { DEFAULT_IMAGES, registryImage } from './images';
+import { DEFAULT_IMAGES, hashDirectory, registryImage } from './images';
+import { resolve } from 'node:path';
 import { childPath, dockerName, imageRef, intBetween, parseProps, sqlIdentifier } from './validation';
 
 /** What an application needs to use a database: the writer and reader endpoints. */
@@ -115,6 +116,12 @@ export interface MySqlPrimaryReplicaProps {
   /** The router's image (HAProxy 2.6+ with bash). @default "haproxy:3.0" */
   readonly routerImage?: string;
   /**
+   * The image the failover agent (a Go program, assets/db-failover) is compiled in on the Docker
+   * host; it then runs in `image`, whose client and dump tool it uses. Go 1.22 or later.
+   * @default "golang:1.24"
+   */
+  readonly agentBuilderImage?: string;
+  /**
    * The management network: the router joins it and serves its Prometheus metrics (which node
    * each endpoint sends to) only there, at `routerMetricsTarget`; its writer and reader ports
    * then listen only on `network`. Monitoring scrapes them and alerts on an unrouted writer and
@@ -157,6 +164,7 @@ const schema = z.strictObject({
     })
     .default({ afterSeconds: 5, catchUpTimeoutSeconds: 30 }),
   routerImage: imageRef.optional(),
+  agentBuilderImage: imageRef.optional(),
   managementNetwork: z.any().optional(),
   namePrefix: dockerName.optional(),
 });
@@ -167,6 +175,15 @@ const schema = z.strictObject({
  * probing it, must learn sooner. Known names are answered locally in milliseconds.
  */
 const FAST_DNS = ['timeout:1', 'attempts:1'];
+
+/** The failover agent's program (Go), built on the Docker host. */
+const AGENT_CONTEXT = resolve(__dirname, '..', 'assets', 'db-failover');
+
+/**
+ * A writer whose container is gone (its Docker DNS name does not resolve: it is not running and
+ * can take no write from anyone) is failed over after this, not after failover.afterSeconds.
+ */
+const GONE_AFTER_SECONDS = 1;
 
 /** The router's metrics port, on the management network. */
 const ROUTER_METRICS_PORT = 8405;
@@ -213,6 +230,10 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
   readonly router: container.Container;
   /** host:port of the router's Prometheus metrics on the management network, if it has one. */
   readonly routerMetricsTarget?: string;
+  /** host:port of the failover agent's Prometheus metrics on the management network, if it has one. */
+  readonly failoverMetricsTarget?: string;
+  /** The failover agent's image: built on the Docker host from assets/db-failover. */
+  readonly failoverAgentImage: image.Image;
   /** The node the `writer` prop names (its Docker DNS name): where writes go unless it failed. */
   readonly configuredWriterHost: string;
   /** The failover agent: picks the writer, fences, promotes, rejoins; writes the heartbeat. */
@@ -269,6 +290,8 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
     // Aliases each network resolves on its own, so HAProxy binds each frontend to one network.
     const routerOn = { data: `${routerName}-data`, mgmt: `${routerName}-mgmt` };
     this.routerMetricsTarget = mgmt ? `${routerOn.mgmt}:${ROUTER_METRICS_PORT}` : undefined;
+    const agentOnMgmt = `${agentName}-mgmt`;
+    this.failoverMetricsTarget = mgmt ? `${agentOnMgmt}:${FAILOVER_METRICS_PORT}` : undefined;
 
     this.rootPassword = this.newSecret('RootPassword');
     this.replicationPassword = this.newSecret('ReplicationPassword');
@@ -379,28 +402,35 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       startPeriodSeconds: 120,
       retries: 3,
     });
+    const builder = p.agentBuilderImage ?? DEFAULT_IMAGES.golang;
+    this.failoverAgentImage = new image.Image(this, 'FailoverAgentImage', {
+      // The image reference as written (this.image.name is a token that differs between synths).
+      name: `${prefix}-db-failover:${shortHash(p.image ?? DEFAULT_IMAGES[p.engine], builder, hashDirectory(AGENT_CONTEXT))}`,
+      buildAttribute: { context: AGENT_CONTEXT, buildArgs: { BUILDER_IMAGE: builder, BASE_IMAGE: this.image.name } },
+      triggers: { base: this.image.imageId },
+    });
     this.failoverAgent = new container.Container(this, 'FailoverAgent', {
       name: agentName,
-      image: this.image.imageId,
-      entrypoint: ['bash', FAILOVER_PATHS.agent],
+      image: this.failoverAgentImage.imageId,
       user: 'root',
       upload: [
         {
-          file: FAILOVER_PATHS.agent,
-          executable: true,
+          file: FAILOVER_PATHS.config,
           content: terraformLiteral(
-            renderFailoverAgent({
+            renderFailoverConfig({
               engine: p.engine,
               nodes: [hosts.primary, hosts.replica],
               port: p.port,
               wantedWriter: hosts[p.writer],
               automatic,
               failoverAfterSeconds: p.failover.afterSeconds,
+              goneAfterSeconds: GONE_AFTER_SECONDS,
               catchUpTimeoutSeconds: p.failover.catchUpTimeoutSeconds,
               rebuildTimeoutSeconds: 3600,
               replicationUser: p.replicationUser,
               tls: p.tls,
               semiSync: p.semiSync !== false,
+              ...(mgmt ? { metricsAddress: this.failoverMetricsTarget } : {}),
             }),
           ),
         },
@@ -408,7 +438,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
         { file: `${FAILOVER_PATHS.secrets}/${DB_SECRET_FILES.replication}`, content: this.replicationPassword.result, permissions: '0600' },
         ...(tls ? [{ file: DB_TLS_FILES.ca, content: tls.caCertificate.certPem, permissions: '0444' }] : []),
       ],
-      networksAdvanced: [{ name: this.network.name, aliases: [agentName] }],
+      networksAdvanced: [{ name: this.network.name, aliases: [agentName] }, ...(mgmt ? [{ name: mgmt.name, aliases: [agentOnMgmt] }] : [])],
       dnsOpts: FAST_DNS,
       mounts: [routeMount(false)],
       ...hardening([]),

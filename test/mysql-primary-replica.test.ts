@@ -20,7 +20,7 @@ describe('MySqlPrimaryReplica', () => {
       expect(c.dns_opts).toEqual(['timeout:1', 'attempts:1']);
     }
     expect(resources(tf, 'docker_volume').map((v) => v.name).sort()).toEqual(['test-db-primary-data', 'test-db-replica-data', 'test-db-routes']);
-    expect(resources(tf, 'docker_image').map((i) => i.name)).toEqual(['mysql:8.4', 'haproxy:3.0']);
+    expect(resources(tf, 'docker_image').map((i) => i.name).sort()).toEqual(['haproxy:3.0', 'mysql:8.4', expect.stringMatching(/^test-db-failover:[0-9a-f]{12}$/)]);
   });
 
   it('gives deterministic server ids and starts both nodes read-only (super_read_only on MySQL): the agent opens the writer', () => {
@@ -71,7 +71,7 @@ describe('MySqlPrimaryReplica', () => {
     const { tf } = synthStack((stack) => {
       new MySqlPrimaryReplica(stack, 'db', { network: testNetwork(stack), engine: 'mariadb' });
     });
-    expect(resources(tf, 'docker_image').map((i) => i.name)).toEqual(['mariadb:11.4', 'haproxy:3.0']);
+    expect(resources(tf, 'docker_image').map((i) => i.name).sort()).toEqual(['haproxy:3.0', 'mariadb:11.4', expect.stringMatching(/^test-db-failover:[0-9a-f]{12}$/)]);
     const replica = byName(tf, 'docker_container', 'test-db-replica');
     expect(uploaded(replica, DB_PATHS.entrypoint)).toContain('MASTER_USE_GTID=slave_pos');
     for (const role of ['primary', 'replica']) {
@@ -297,8 +297,7 @@ describe('MySqlPrimaryReplica', () => {
     const imageOf = (tf: any, c: any) => tf.resource.docker_image[/^\$\{docker_image\.([^.]+)\.image_id\}$/.exec(c.image)![1]].name;
     const routesVolume = expect.stringMatching(/^\$\{docker_volume\.db_Routes_[0-9A-F]+\.name\}$/);
     const secretRef = (id: string) => expect.stringMatching(new RegExp(`^\\$\\{random_password\\.db_${id}_[0-9A-F]+\\.result\\}$`));
-    const agentScript = (props: Partial<ConstructorParameters<typeof MySqlPrimaryReplica>[2]> = {}) => uploaded(synth(props).agent, FAILOVER_PATHS.agent);
-    const agentSetting = (script: string, name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(script)?.[1];
+    const agentConfig = (props: Partial<ConstructorParameters<typeof MySqlPrimaryReplica>[2]> = {}) => JSON.parse(uploaded(synth(props).agent, FAILOVER_PATHS.config));
 
     it('points the app at the router: writes on the port, reads on the next one', () => {
       const { db, router, tf } = synth({ port: 3310 });
@@ -337,19 +336,20 @@ describe('MySqlPrimaryReplica', () => {
       expect(router.destroy_grace_seconds).toBe(15);
     });
 
-    it('runs the agent in the engine image, writing the route files (read-write mount), with its own password and the replication one', () => {
+    it('runs the agent (built on the Docker host from assets/db-failover, on the engine image), writing the route files (read-write mount), with its own password and the replication one', () => {
       const { tf, agent } = synth();
       expect(agent.name).toBe('test-db-failover');
-      expect(agent.image).toBe(byName(tf, 'docker_container', 'test-db-primary').image);
-      expect(imageOf(tf, agent)).toBe('mysql:8.4');
-      expect(agent.entrypoint).toEqual(['bash', FAILOVER_PATHS.agent]);
+      const built = tf.resource.docker_image[/^\$\{docker_image\.([^.]+)\.image_id\}$/.exec(agent.image)![1]];
+      expect(built.name).toMatch(/^test-db-failover:[0-9a-f]{12}$/);
+      expect(built.build).toEqual({ context: expect.stringMatching(/assets\/db-failover$/), build_args: { BUILDER_IMAGE: 'golang:1.24', BASE_IMAGE: expect.stringMatching(/^\$\{docker_image\.db_Image_[0-9A-F]+\.name\}$/) } });
+      expect(agent.entrypoint).toBeUndefined();
       expect(agent.user).toBe('root');
       expect(agent.networks_advanced).toEqual([{ name: '${docker_network.data.name}', aliases: ['test-db-failover'] }]);
       expect(agent.ports).toBeUndefined();
       expect(agent.mounts).toEqual([{ type: 'volume', source: routesVolume, target: ROUTE_DIR, read_only: false }]);
       expect(agent.dns_opts).toEqual(['timeout:1', 'attempts:1']);
       expect(agent.upload).toEqual([
-        { file: FAILOVER_PATHS.agent, executable: true, content: expect.stringContaining('# Rendered by cdktf-distributed-web-stack: the database failover agent (mysql).') },
+        { file: FAILOVER_PATHS.config, content: expect.stringContaining('"engine": "mysql"') },
         { file: `${FAILOVER_PATHS.secrets}/failover-password`, content: secretRef('FailoverPassword'), permissions: '0600' },
         { file: `${FAILOVER_PATHS.secrets}/replication-password`, content: secretRef('ReplicationPassword'), permissions: '0600' },
       ]);
@@ -360,8 +360,11 @@ describe('MySqlPrimaryReplica', () => {
       expect(agent.wait).toBe(true);
       expect(agent.healthcheck.test).toEqual(['CMD', 'bash', '-c', `read -r w < ${ROUTE_DIR}/writer && [ -n "$w" ]`]);
       expect(agent.labels).toContainEqual({ label: 'dws.role', value: 'database-failover' });
-      const mariadb = synth({ engine: 'mariadb' });
-      expect(imageOf(mariadb.tf, mariadb.agent)).toBe('mariadb:11.4');
+      const mariadb = synth({ engine: 'mariadb', agentBuilderImage: 'mirror/golang:1.25' });
+      const mariadbImage = mariadb.tf.resource.docker_image[/^\$\{docker_image\.([^.]+)\.image_id\}$/.exec(mariadb.agent.image)![1]];
+      expect(mariadbImage.build.build_args.BUILDER_IMAGE).toBe('mirror/golang:1.25');
+      expect(imageOf(mariadb.tf, byName(mariadb.tf, 'docker_container', 'test-db-primary'))).toBe('mariadb:11.4');
+      expect(mariadbImage.name).not.toBe(built.name);
     });
 
     it('gives the agent the CA when tls is on, and makes it verify the nodes', () => {
@@ -371,7 +374,7 @@ describe('MySqlPrimaryReplica', () => {
         content: expect.stringMatching(/^\$\{tls_self_signed_cert\.db_TlsCa_[0-9A-F]+\.cert_pem\}$/),
         permissions: '0444',
       });
-      expect(uploaded(agent, FAILOVER_PATHS.agent)).toContain(`'ssl-mode=VERIFY_IDENTITY' 'ssl-ca=${DB_TLS_FILES.ca}'`);
+      expect(JSON.parse(uploaded(agent, FAILOVER_PATHS.config)).tls).toEqual({ ca: DB_TLS_FILES.ca });
       expect(synth().agent.upload.map((u: any) => u.file)).not.toContain(DB_TLS_FILES.ca);
     });
 
@@ -386,18 +389,17 @@ describe('MySqlPrimaryReplica', () => {
       }
     });
 
-    it('renders the agent from the props: wanted writer, automatic failover and its timing', () => {
-      const defaults = agentScript();
-      expect(['WANTED', 'AUTOMATIC', 'FAILOVER_AFTER', 'CATCH_UP'].map((n) => agentSetting(defaults, n))).toEqual(['test-db-primary', '1', '5', '30']);
-      expect(defaults).toContain('(mysql).');
-      const custom = agentScript({ writer: 'replica', failover: { afterSeconds: 2, catchUpTimeoutSeconds: 120 } });
-      expect(['WANTED', 'AUTOMATIC', 'FAILOVER_AFTER', 'CATCH_UP'].map((n) => agentSetting(custom, n))).toEqual(['test-db-replica', '1', '2', '120']);
-      expect(agentSetting(agentScript({ failover: { automatic: false } }), 'AUTOMATIC')).toBe('0');
+    it('configures the agent from the props: wanted writer, automatic failover and its timing', () => {
+      const pick = (c: any) => [c.wantedWriter, c.automatic, c.failoverAfterSeconds, c.goneAfterSeconds, c.catchUpTimeoutSeconds];
+      expect(pick(agentConfig())).toEqual(['test-db-primary', true, 5, 1, 30]);
+      expect(agentConfig().engine).toBe('mysql');
+      expect(pick(agentConfig({ writer: 'replica', failover: { afterSeconds: 2, catchUpTimeoutSeconds: 120 } }))).toEqual(['test-db-replica', true, 2, 1, 120]);
+      expect(agentConfig({ failover: { automatic: false } }).automatic).toBe(false);
       // Without semi-sync the replica may lack acknowledged writes: no automatic failover by default.
-      expect(agentSetting(agentScript({ semiSync: false }), 'AUTOMATIC')).toBe('0');
-      expect(agentSetting(agentScript({ semiSync: false, failover: { automatic: false } }), 'AUTOMATIC')).toBe('0');
-      expect(agentScript({ engine: 'mariadb' })).toContain('(mariadb).');
-      expect(agentScript({ port: 3310 })).toContain("'port=3310'");
+      expect(agentConfig({ semiSync: false })).toMatchObject({ automatic: false, semiSync: false });
+      expect(agentConfig({ engine: 'mariadb' }).engine).toBe('mariadb');
+      expect(agentConfig({ port: 3310 }).nodes.map((n: any) => n.port)).toEqual([3310, 3310]);
+      expect(agentConfig().metricsAddress).toBeUndefined();
     });
 
     it('given a changed writer, changes only the agent (a planned switchover replaces the agent, not the nodes)', () => {
@@ -412,8 +414,8 @@ describe('MySqlPrimaryReplica', () => {
       const [, id] = changed[0].split('.');
       const [a, b] = [before.docker_container[id], after.docker_container[id]];
       expect(Object.keys(a).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))).toEqual(['upload']);
-      expect(a.upload.filter((u: any, i: number) => JSON.stringify(u) !== JSON.stringify(b.upload[i])).map((u: any) => u.file)).toEqual([FAILOVER_PATHS.agent]);
-      expect(a.upload[0].content.replace('WANTED=test-db-primary\n', 'WANTED=test-db-replica\n')).toBe(b.upload[0].content);
+      expect(a.upload.filter((u: any, i: number) => JSON.stringify(u) !== JSON.stringify(b.upload[i])).map((u: any) => u.file)).toEqual([FAILOVER_PATHS.config]);
+      expect(a.upload[0].content.replace('"wantedWriter": "test-db-primary"', '"wantedWriter": "test-db-replica"')).toBe(b.upload[0].content);
     });
 
     it.each([
@@ -443,10 +445,10 @@ describe('MySqlPrimaryReplica', () => {
 
     it('accepts the failover timing at its limits', () => {
       // 7 s + 3 s of router checks is exactly the 10 s semi-sync timeout.
-      expect(agentSetting(agentScript({ failover: { afterSeconds: 7 } }), 'FAILOVER_AFTER')).toBe('7');
-      expect(agentSetting(agentScript({ semiSync: { timeoutMs: 5000 }, failover: { afterSeconds: 2, catchUpTimeoutSeconds: 1 } }), 'CATCH_UP')).toBe('1');
+      expect(agentConfig({ failover: { afterSeconds: 7 } }).failoverAfterSeconds).toBe(7);
+      expect(agentConfig({ semiSync: { timeoutMs: 5000 }, failover: { afterSeconds: 2, catchUpTimeoutSeconds: 1 } }).catchUpTimeoutSeconds).toBe(1);
       // Manual failover only: no bound from the semi-sync timeout.
-      expect(agentSetting(agentScript({ semiSync: { timeoutMs: 100 }, failover: { automatic: false, afterSeconds: 3600, catchUpTimeoutSeconds: 3600 } }), 'FAILOVER_AFTER')).toBe('3600');
+      expect(agentConfig({ semiSync: { timeoutMs: 100 }, failover: { automatic: false, afterSeconds: 3600, catchUpTimeoutSeconds: 3600 } }).failoverAfterSeconds).toBe(3600);
     });
   });
 });

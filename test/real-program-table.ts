@@ -40,7 +40,6 @@ export const REAL_PROGRAMS = {
   keepalived: { commands: ['keepalived', 'ip'], packages: ['keepalived'] },
   // The load balancer node's supervisor finds its interface with ip.
   iproute2: { commands: ['ip'], packages: ['iproute2'] },
-  shellcheck: { commands: ['shellcheck'], packages: ['shellcheck'] },
   promtool: { commands: ['promtool'], packages: ['prometheus'] },
   alertmanager: { commands: ['amtool', 'prometheus-alertmanager'], packages: ['prometheus-alertmanager'] },
   blackbox_exporter: { commands: ['prometheus-blackbox-exporter'], packages: ['prometheus-blackbox-exporter'] },

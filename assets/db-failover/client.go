@@ -79,8 +79,13 @@ func FailureOf(err error) Failure {
 	return Answered
 }
 
+// args: the client's connection options. The dump tools know no --connect-timeout.
 func (c Client) args(n Node, extra ...string) []string {
-	return append([]string{"--defaults-extra-file=" + c.OptionFile, "--host=" + n.Host, "--port=" + strconv.Itoa(n.Port), "--protocol=TCP", "--connect-timeout=2"}, extra...)
+	return append(c.connection(n), append([]string{"--connect-timeout=2"}, extra...)...)
+}
+
+func (c Client) connection(n Node) []string {
+	return []string{"--defaults-extra-file=" + c.OptionFile, "--host=" + n.Host, "--port=" + strconv.Itoa(n.Port), "--protocol=TCP"}
 }
 
 // Run runs statements on a node within timeout; tab-separated rows, no headers.
@@ -127,7 +132,7 @@ func (c Client) Dump(ctx context.Context, program string, n Node, timeout time.D
 		return err
 	}
 	defer f.Close()
-	args := c.args(n, dumpArgs...)
+	args := append(c.connection(n), dumpArgs...)
 	args = append(args, "--databases")
 	args = append(args, schemas...)
 	cmd := exec.CommandContext(ctx, program, args...)

@@ -1,7 +1,7 @@
 // The seed's architecture as a cdktf app: `npx cdktf synth` / `npx cdktf deploy` at the repo root.
 //
 // Environment (all optional), for hosts without Docker Hub, e.g. a private registry mirror:
-//   DWS_IMAGES_JSON   a JSON file {"haproxy","nginx","node","mysql","mariadb","monitoring"} of image
+//   DWS_IMAGES_JSON   a JSON file {"haproxy","nginx","node","mysql","mariadb","golang","monitoring"} of image
 //                     names ("monitoring": one image with Prometheus, Alertmanager and the exporters)
 //   DWS_DB_ENGINE     "mysql" (default) or "mariadb"
 //   DWS_HTTP_PORT     host port on 127.0.0.1 for HTTP, which redirects to HTTPS (default 8080)
@@ -26,6 +26,7 @@ interface ImageOverrides {
   node?: string;
   mysql?: string;
   mariadb?: string;
+  golang?: string;
   monitoring?: string;
 }
 
@@ -45,6 +46,7 @@ class BasicStack extends TerraformStack {
         haproxy: images.haproxy,
         nginx: images.nginx,
         database: images[engine],
+        golang: images.golang,
         ...(images.monitoring ? { monitoring: monitoringImages(images.monitoring) } : {}),
       },
       loadBalancer: process.env.DWS_LB_PAIR_SUBNET

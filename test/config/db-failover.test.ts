@@ -4,9 +4,8 @@ import { AddressInfo, connect, createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DB_ROUTER_PATHS, DbRouterModel, FailoverAgentModel, ROUTE_DIR, renderDbRouterConfig, renderFailoverAgent, renderRouteCheck } from '../../src/config/db-failover';
+import { DB_ROUTER_PATHS, DbRouterModel, FailoverAgentModel, ROUTE_DIR, renderDbRouterConfig, renderFailoverConfig, renderRouteCheck } from '../../src/config/db-failover';
 import { DB_TLS_FILES } from '../../src/config/mysql';
-import { passwordLiterals } from '../helpers';
 import { run, start, Started, tempFile } from './real-programs';
 
 const router: DbRouterModel = {
@@ -275,6 +274,7 @@ const AGENT: FailoverAgentModel = {
   wantedWriter: 'web-db-primary',
   automatic: true,
   failoverAfterSeconds: 5,
+  goneAfterSeconds: 1,
   catchUpTimeoutSeconds: 30,
   rebuildTimeoutSeconds: 3600,
   replicationUser: 'repl',
@@ -286,96 +286,42 @@ const VARIANTS = (['mysql', 'mariadb'] as const).flatMap((engine) =>
   [true, false].flatMap((tls) => [true, false].map((semiSync) => ({ ...AGENT, engine, tls, semiSync, automatic: semiSync }))),
 );
 const label = (m: FailoverAgentModel) => `${m.engine}, tls ${m.tls ? 'on' : 'off'}, semi-sync ${m.semiSync ? 'on' : 'off'}`;
-describe('renderFailoverAgent', () => {
-  it.each(VARIANTS.map((m) => [label(m), m] as const))('parses (bash -n): %s', (_, m) => {
-    const r = run('bash', ['-n', tempFile('failover-agent.sh', renderFailoverAgent(m))]);
+
+// The agent itself (assets/db-failover, Go) reads the rendered file: `db-failover -check`.
+describe('renderFailoverConfig, checked by the agent', () => {
+  let binary = '';
+  beforeAll(() => {
+    binary = join(mkdtempSync(join(tmpdir(), 'dws-agent-')), 'db-failover');
+    const r = run('go', ['build', '-C', join(__dirname, '..', '..', 'assets', 'db-failover'), '-o', binary, '.'], { timeoutMs: 300_000 });
     expect(r.status, r.stderr).toBe(0);
+  }, 300_000);
+  const check = (config: string) => run(binary, ['-check', '-config', tempFile('failover.json', config)]);
+
+  it.each(VARIANTS.map((m) => [label(m), m] as const))('is accepted: %s', (_, m) => {
+    const r = check(renderFailoverConfig(m));
     expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('db-failover: configuration is valid\n');
   });
 
-  it('is a check that can fail: bash -n rejects a broken script', () => {
-    expect(run('bash', ['-n', tempFile('failover-agent.sh', renderFailoverAgent(AGENT).replace(/\ndone\n$/, '\n'))]).status).not.toBe(0);
+  it('is a check that can fail: the agent refuses automatic failover without semi-sync, naming why', () => {
+    const r = check(renderFailoverConfig({ ...AGENT, semiSync: false, automatic: true }));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('db-failover: automatic failover needs semiSync: without it the replica may lack acknowledged writes\n');
   });
 
-  it.each(VARIANTS.map((m) => [label(m), m] as const))('passes shellcheck: %s', { tags: ['shellcheck'] }, (_, m) => {
-    const r = run('shellcheck', ['-s', 'bash', '-S', 'warning', tempFile('failover-agent.sh', renderFailoverAgent(m))]);
-    expect(r.status, r.stdout).toBe(0);
+  it('is a check that can fail: an unknown field is refused', () => {
+    const r = check(renderFailoverConfig(AGENT).replace('"engine"', '"engin"'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown field "engin"/);
   });
 
-  it('uses MySQL statements on MySQL: GTID auto-position, GTID_SUBSET before a rejoin, super_read_only as the fence', () => {
-    const s = renderFailoverAgent(AGENT);
-    expect(s).toContain("CHANGE REPLICATION SOURCE TO SOURCE_HOST='$writer', SOURCE_PORT=3306, SOURCE_USER='repl', SOURCE_PASSWORD='$REPLICATION_PASSWORD', SOURCE_AUTO_POSITION=1");
-    expect(s).toContain("SELECT GTID_SUBSET('$mine', @@global.gtid_executed)");
-    expect(s).toContain('WAIT_FOR_EXECUTED_GTID_SET(');
-    expect(s).toContain('RESET BINARY LOGS AND GTIDS;');
-    expect(s).toContain('SET GLOBAL super_read_only = ON');
-    expect(s).toContain('SET GLOBAL super_read_only = OFF; SET GLOBAL read_only = OFF');
-    expect(s).toContain('mysqldump ');
-    expect(s).toMatch(/\btimeout 3 mysql --defaults-extra-file="\$CNF"/);
-    // Nothing of MariaDB's.
-    expect(s).not.toMatch(/MASTER_|MASTER_GTID_WAIT|RESET MASTER|mariadb|SLAVE/);
-  });
-
-  it('uses MariaDB statements on MariaDB: current_pos, error 1236 as divergence, read_only as the fence', () => {
-    const s = renderFailoverAgent({ ...AGENT, engine: 'mariadb' });
-    expect(s).toContain("CHANGE MASTER TO MASTER_HOST='$writer', MASTER_PORT=3306, MASTER_USER='repl', MASTER_PASSWORD='$REPLICATION_PASSWORD', MASTER_USE_GTID=current_pos");
-    // Catch-up before promotion: a GTID wait (switchover) and the whole relay log (failover).
-    expect(s).toContain('SELECT MASTER_GTID_WAIT(');
-    expect(s).toContain('has read all relay log');
-    expect(s).toContain("echo 'RESET MASTER;'");
-    expect(s).toContain('"$(field Last_IO_Errno "$status")" = 1236');
-    expect(s).toContain('SET GLOBAL read_only = ON');
-    expect(s).toContain('mariadb-dump ');
-    expect(s).toMatch(/\btimeout 3 mariadb --defaults-extra-file="\$CNF"/);
-    // Nothing of MySQL's.
-    expect(s).not.toMatch(/SOURCE_|super_read_only|GTID_SUBSET|WAIT_FOR_EXECUTED_GTID_SET|RESET BINARY LOGS|mysqldump|\bmysql --/);
-  });
-
-  it.each(VARIANTS.map((m) => [label(m), m] as const))('names the replication password only as $REPLICATION_PASSWORD, read from its file: %s', (_, m) => {
-    const s = renderFailoverAgent(m);
-    expect(s).toContain('REPLICATION_PASSWORD=$(secret replication-password)');
-    const assignments = s.match(/(SOURCE|MASTER)_PASSWORD=[^,]*/g) ?? [];
-    expect(assignments.length).toBeGreaterThan(0);
-    for (const a of assignments) expect(a).toMatch(/^(SOURCE|MASTER)_PASSWORD='\$REPLICATION_PASSWORD'$/);
-    // The agent's own password goes into an option file, from its file, never onto a command line.
-    expect(s).toContain('FAILOVER_PASSWORD=$(secret failover-password) || exit 1');
-    expect(s).toContain('"password=$FAILOVER_PASSWORD"');
-    expect(s).not.toMatch(/--password/);
-    expect(passwordLiterals(s)).toEqual([]);
-  });
-
-  it('is a check that can fail: a literal replication password is found', () => {
-    const leaked = renderFailoverAgent(AGENT).replace("SOURCE_PASSWORD='$REPLICATION_PASSWORD'", "SOURCE_PASSWORD='Repl0secret'");
-    expect(passwordLiterals(leaked)).not.toEqual([]);
-  });
-
-  it.each(['mysql', 'mariadb'] as const)('with semi-sync off, names no semi-sync variable (MySQL would not know them without the plugin): %s', (engine) => {
-    const off = renderFailoverAgent({ ...AGENT, engine, semiSync: false, automatic: false });
-    // The source's semi-sync status and clients are status lookups (no row without the plugin,
-    // read as OFF): that is all.
-    const statusLookup = /\(SELECT VARIABLE_VALUE FROM \w+\.global_status WHERE VARIABLE_NAME = 'Rpl_semi_sync_(source|master)_(status|clients)'\)/gi;
-    expect(off.match(statusLookup)?.length).toBeGreaterThan(0);
-    expect(off.replace(statusLookup, '')).not.toMatch(/rpl_semi_sync/i);
-    // With semi-sync on, the agent sets the roles of both nodes.
-    const on = renderFailoverAgent({ ...AGENT, engine });
-    const [source, replica] = engine === 'mysql' ? ['rpl_semi_sync_source_enabled', 'rpl_semi_sync_replica_enabled'] : ['rpl_semi_sync_master_enabled', 'rpl_semi_sync_slave_enabled'];
-    expect(on).toContain(`SET GLOBAL ${replica} = OFF; SET GLOBAL ${source} = ON`);
-    expect(on).toContain(`SET GLOBAL ${source} = OFF; SET GLOBAL ${replica} = ON`);
-    expect(on).toContain(`@@global.${source}, @@global.${replica}`);
-  });
-
-  it.each(['mysql', 'mariadb'] as const)('with tls on, verifies the nodes and makes replication verify its source; with tls off, no TLS options: %s', (engine) => {
-    const on = renderFailoverAgent({ ...AGENT, engine, tls: true });
-    const off = renderFailoverAgent({ ...AGENT, engine, tls: false });
-    const client = /^printf '%s\\n' '\[client\]' .* > "\$CNF"$/m;
-    if (engine === 'mysql') {
-      expect(on.match(client)?.[0]).toContain(`'ssl-mode=VERIFY_IDENTITY' 'ssl-ca=${DB_TLS_FILES.ca}'`);
-      expect(on).toContain(`SOURCE_SSL=1, SOURCE_SSL_CA='${DB_TLS_FILES.ca}', SOURCE_SSL_VERIFY_SERVER_CERT=1`);
-    } else {
-      expect(on.match(client)?.[0]).toContain(`'ssl' 'ssl-ca=${DB_TLS_FILES.ca}' 'ssl-verify-server-cert'`);
-      expect(on).toContain(`MASTER_SSL=1, MASTER_SSL_CA='${DB_TLS_FILES.ca}', MASTER_SSL_VERIFY_SERVER_CERT=1`);
-    }
-    expect(off.match(client)?.[0]).toBeDefined();
-    expect(off).not.toMatch(/\bssl|_SSL/);
+  it('names both nodes by their Docker DNS names on the database port, and holds no password', () => {
+    const c = JSON.parse(renderFailoverConfig({ ...AGENT, tls: true, metricsAddress: 'web-db-failover-mgmt:9105' }));
+    expect(c.nodes).toEqual([
+      { name: 'web-db-primary', host: 'web-db-primary', port: 3306 },
+      { name: 'web-db-replica', host: 'web-db-replica', port: 3306 },
+    ]);
+    expect(c).toMatchObject({ wantedWriter: 'web-db-primary', automatic: true, semiSync: true, failoverAfterSeconds: 5, goneAfterSeconds: 1, agentUser: 'dws_failover', routeDir: ROUTE_DIR, tls: { ca: DB_TLS_FILES.ca }, metricsAddress: 'web-db-failover-mgmt:9105' });
+    expect(renderFailoverConfig(AGENT)).not.toMatch(/password"|secret0|Repl0/i);
   });
 });

@@ -26,7 +26,7 @@ export function openWriter(s: LocalServer): void {
 export interface LocalServer {
   readonly dir: string;
   readonly port: number;
-  readonly server: Started;
+  server: Started;
 }
 
 /**
@@ -37,6 +37,7 @@ export interface LocalServer {
 export class LocalMariaDb {
   readonly work: string;
   private readonly servers: LocalServer[] = [];
+  private readonly commands = new Map<LocalServer, string[]>();
 
   constructor(prefix: string) {
     this.work = mkdtempSync(join(tmpdir(), prefix));
@@ -52,15 +53,27 @@ export class LocalMariaDb {
     const local = [`--datadir=${dir}/data`, `--socket=${dir}/sock`, `--port=${port}`, `--pid-file=${dir}/pid`, `--tmpdir=${dir}/tmp`, '--bind-address=127.0.0.1', '--user=root'];
     const init = run('mariadb-install-db', [`--defaults-file=${cnfFile}`, ...local, '--auth-root-authentication-method=normal', '--skip-test-db'], { timeoutMs: 120_000 });
     expect(init.status, init.stderr).toBe(0);
-    const server = start('mariadbd', [`--defaults-file=${cnfFile}`, ...local, `--log-error=${dir}/error.log`]);
-    const s = { dir, port, server };
+    const args = [`--defaults-file=${cnfFile}`, ...local, `--log-error=${dir}/error.log`];
+    const s: LocalServer = { dir, port, server: start('mariadbd', args) };
     this.servers.push(s);
-    try {
-      await server.until(`mariadbd ${name} answers a ping`, () => run('mariadb-admin', ['--socket', `${dir}/sock`, '-uroot', 'ping']).status === 0, 120, 250);
-    } catch (e) {
-      throw new Error(`${(e as Error).message}\n${existsSync(`${dir}/error.log`) ? readFileSync(`${dir}/error.log`, 'utf8') : ''}`);
-    }
+    this.commands.set(s, args);
+    await this.answers(s, name);
     return s;
+  }
+
+  /** Starts a server again on its data (after it was killed), and waits until it answers. */
+  async restart(s: LocalServer): Promise<void> {
+    await s.server.stop(0);
+    s.server = start('mariadbd', this.commands.get(s)!);
+    await this.answers(s, s.dir);
+  }
+
+  private async answers(s: LocalServer, name: string): Promise<void> {
+    try {
+      await s.server.until(`mariadbd ${name} answers a ping`, () => run('mariadb-admin', ['--socket', `${s.dir}/sock`, '-uroot', 'ping']).status === 0, 120, 250);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${existsSync(`${s.dir}/error.log`) ? readFileSync(`${s.dir}/error.log`, 'utf8') : ''}`);
+    }
   }
 
   /** Kills every server (bounded wait) and removes their files. */

@@ -894,6 +894,9 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     const missing = missingOn(now, w.acked);
     figures.writerKill9Drill = { acked: w.acked.length, failed: w.failed, lost: missing?.length, unavailableMs: w.maxGapMs, failedOver: now !== writer, catchUpSeconds, gtids: g };
     expectWriterDrillHeld(w, missing, following, catchUpSeconds, g);
+    // Its container restarted at once (its name resolved again): a restarting server is waited
+    // for (failover.afterSeconds), and it came back within that: reopened, not failed over.
+    expect(now).toBe(writer);
   });
 
   it('drill: docker kill of the writer container during writes: the other node takes writes within 15 s, none acknowledged lost; started again, the old writer rejoins as its replica', async () => {

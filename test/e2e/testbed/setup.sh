@@ -112,7 +112,7 @@ fi
 BASE_ID=$("$DOCKER" image inspect --format '{{.Id}}' "$BASE")
 
 # ---------------------------------------------------------------- 4. images
-IMAGES=(haproxy nginx node mysql mariadb wrk monitoring)
+IMAGES=(haproxy nginx node mysql mariadb wrk monitoring golang)
 declare -A TAG
 # build contexts are staged under $CACHE/contexts: images/<name>/ plus, for a
 # Dockerfile that asks for it, host-ca/ with the host's local CA certificates
@@ -157,6 +157,7 @@ version_of() { # name tag -> one line
     mysql) "$DOCKER" run --rm "$2" mysqld --version ;;
     mariadb) "$DOCKER" run --rm "$2" mariadbd --version ;;
     wrk) "$DOCKER" run --rm "$2" sh -c 'wrk --version 2>&1 | head -n1' ;;
+    golang) "$DOCKER" run --rm "$2" go version ;;
     monitoring) "$DOCKER" run --rm "$2" sh -c 'for b in prometheus alertmanager mysqld_exporter nginx-prometheus-exporter blackbox_exporter node_exporter; do $b --version 2>&1 | head -n1; done' ;;
   esac 2>&1 | tr '\n' ' ' | sed 's/ *$//'
 }
