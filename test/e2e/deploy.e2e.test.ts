@@ -649,10 +649,12 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     // Bounded: the first scrape of every target within 90 s.
     const all = await until(() => {
       const t = targets();
-      return t.length === 10 && t.every((l) => / up$/.test(l)) ? t : undefined;
+      // 11: the failover agent's own metrics joined the 10 others.
+      return t.length === 11 && t.every((l) => / up$/.test(l)) ? t : undefined;
     }, 90_000, 3000);
     figures.scrapeTargets = all ?? targets();
     expect(all).toBeDefined();
+    expect(all).toContain(`db-failover ${prefix}-db-failover-mgmt:9105 up`);
     // And each exporter reaches what it watches (a target can be up while its component is not).
     const values = (q: string) =>
       (JSON.parse(fromMgmt(`http://${prefix}-prometheus-mgmt:9090/api/v1/query?query=${encodeURIComponent(q)}`)).data.result as { value: [number, string] }[]).map((r) => r.value[1]);
