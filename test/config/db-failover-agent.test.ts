@@ -3,8 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderBootstrapSql, renderMyCnf } from '../../src';
-import { DbEntrypointModel } from '../../src/config/mysql';
-import { LocalMariaDb, LocalServer, PASSWORDS, fillPasswords } from './local-mariadb';
+import { LocalMariaDb, LocalServer, PASSWORDS, fillPasswords, localNodeModel } from './local-mariadb';
 import { run, start, Started } from './real-programs';
 
 // The real failover agent (the Go program in assets/db-failover, built here) against real MariaDB
@@ -48,19 +47,8 @@ interface Pair {
 /** A primary and a replica, replicating semi-synchronously, and an agent that has opened the primary. */
 async function pair(name: string): Promise<Pair> {
   const [pPort, rPort, mPort] = [nextPort++, nextPort++, nextPort++];
-  const model = (role: 'primary' | 'replica'): DbEntrypointModel => ({
-    engine: 'mariadb',
-    role,
-    port: pPort,
-    databaseName: 'app',
-    appUser: 'app',
-    replicationUser: 'repl',
-    primaryHost: '127.0.0.1',
-    appUserHosts: ['localhost'],
-    replicationUserHosts: ['localhost'],
-    exporterUserHosts: [],
-    failoverUserHosts: ['localhost'],
-  });
+  const model = (role: 'primary' | 'replica') => localNodeModel(role, pPort);
+
   const cnf = (role: 'primary' | 'replica', id: number) => renderMyCnf({ engine: 'mariadb', role, serverId: id, port: 3306, semiSyncTimeoutMs: SEMI_SYNC_TIMEOUT_MS });
   const primary = await local.start(`${name}-primary`, cnf('primary', 1), pPort);
   const replica = await local.start(`${name}-replica`, cnf('replica', 2), rPort);

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import { DbEntrypointModel } from '../../src/config/mysql';
 import { run, start, Started } from './real-programs';
 
 /** The passwords the tests fill into the rendered bootstrap SQL. */
@@ -22,6 +23,25 @@ export function openWriter(s: LocalServer): void {
   const r = run('mariadb', ['--socket', join(s.dir, 'sock'), '-uroot', `-p${PASSWORDS.ROOT_PASSWORD}`, '-e', 'SET GLOBAL read_only = OFF']);
   expect(r.status, r.stderr).toBe(0);
 }
+
+/**
+ * The bootstrap model of a local MariaDB node replicating from a primary on 127.0.0.1. Connections
+ * over 127.0.0.1 resolve to "localhost", as a Docker address resolves to its container: the test's
+ * client stands in for the router (app), the nodes (replication), the exporter and the failover agent.
+ */
+export const localNodeModel = (role: 'primary' | 'replica', primaryPort: number): DbEntrypointModel => ({
+  engine: 'mariadb',
+  role,
+  port: primaryPort,
+  databaseName: 'app',
+  appUser: 'app',
+  replicationUser: 'repl',
+  primaryHost: '127.0.0.1',
+  appUserHosts: ['localhost'],
+  replicationUserHosts: ['localhost'],
+  exporterUserHosts: ['localhost'],
+  failoverUserHosts: ['localhost'],
+});
 
 export interface LocalServer {
   readonly dir: string;

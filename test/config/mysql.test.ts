@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DbEntrypointModel, renderBootstrapSql, renderMyCnf } from '../../src';
-import { LocalMariaDb, LocalServer, PASSWORDS as passwords, fillPasswords as fill, openWriter } from './local-mariadb';
+import { renderBootstrapSql, renderMyCnf } from '../../src';
+import { LocalMariaDb, LocalServer, PASSWORDS as passwords, fillPasswords as fill, localNodeModel, openWriter } from './local-mariadb';
 import { run } from './real-programs';
 
 // MariaDB from Debian's packages runs our rendered my.cnf and bootstrap SQL for real: a primary
@@ -18,22 +18,7 @@ const PRIMARY_PORT = 33061;
 // Short, so the degraded write below costs the test one second.
 const SEMI_SYNC_TIMEOUT_MS = 1000;
 const REPLICA_PORT = 33062;
-const model = (role: 'primary' | 'replica'): DbEntrypointModel => ({
-  engine: 'mariadb',
-  role,
-  port: PRIMARY_PORT,
-  databaseName: 'app',
-  appUser: 'app',
-  replicationUser: 'repl',
-  primaryHost: '127.0.0.1',
-  // Connections over 127.0.0.1 resolve to "localhost", as a Docker address resolves to its
-  // container: the test's client stands in for the router (app), the nodes (replication), the
-  // exporter and the failover agent.
-  appUserHosts: ['localhost'],
-  replicationUserHosts: ['localhost'],
-  exporterUserHosts: ['localhost'],
-  failoverUserHosts: ['localhost'],
-});
+const model = (role: 'primary' | 'replica') => localNodeModel(role, PRIMARY_PORT);
 
 describe('MariaDB runs the rendered my.cnf and bootstrap SQL', { tags: ['mariadb'] }, () => {
   let primary: LocalServer;
