@@ -9,8 +9,9 @@ import { run } from './real-programs';
 // here with openssl (the construct makes them with the tls provider), naming 127.0.0.1, the
 // address the replica and the clients connect to (a container's Docker DNS name in a stack).
 
-const PRIMARY_PORT = 33071;
-const REPLICA_PORT = 33072;
+// Below the ephemeral port range (32768+), where an outgoing connection of a parallel test can take them.
+const PRIMARY_PORT = 23071;
+const REPLICA_PORT = 23072;
 const local = new LocalMariaDb('dws-mariadb-tls-');
 const work = local.work;
 
