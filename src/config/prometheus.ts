@@ -129,7 +129,7 @@ export interface AlertRulesModel {
   readonly engine: 'mysql' | 'mariadb';
   readonly thresholds: AlertThresholds;
   /** Job names used in the scrape config. */
-  readonly jobs: { readonly haproxy: string; readonly nginx: string; readonly mysql: string; readonly node: string; readonly blackbox: string; readonly dbRouter: string };
+  readonly jobs: { readonly haproxy: string; readonly nginx: string; readonly mysql: string; readonly node: string; readonly blackbox: string; readonly dbRouter: string; readonly dbFailover: string };
   /** The database node the `writer` prop names, as the router calls it; '' without a database. */
   readonly configuredWriter: string;
 }
@@ -159,6 +159,9 @@ export const ALERT_NAMES: readonly string[] = [
   'MySQLSemiSyncDegraded',
   'DatabaseWriterUnrouted',
   'DatabaseFailedOver',
+  'DatabaseFailoverRefused',
+  'DatabaseSwitchoverFailed',
+  'DatabaseNodeRebuilt',
   'PublicEndpointDown',
   'CertificateExpiringSoon',
   'HostDiskNearlyFull',
@@ -189,6 +192,7 @@ export function alertRules(m: AlertRulesModel): AlertRule[] {
   const j = (name: string) => `job="${name}"`;
   const hap = j(m.jobs.haproxy);
   const router = j(m.jobs.dbRouter);
+  const agent = j(m.jobs.dbFailover);
   const rep = REPLICA_METRICS[m.engine];
   const semi = SEMI_SYNC_METRICS[m.engine];
   const on = '{{ $labels.instance }}';
@@ -246,6 +250,16 @@ export function alertRules(m: AlertRulesModel): AlertRule[] {
       '1m', 'warning',
       `Writes go to the other database node, not ${m.configuredWriter}`,
       `The database failed over: the router ${on} sends writes to the node the writer prop does not name. Deploy with the writer prop naming the node that takes writes now (that silences this); to move writes back once ${m.configuredWriter} replicates again, deploy it naming ${m.configuredWriter} after that (a planned switchover).`),
+    // The failover agent's own account (its metrics): why it did not promote, and what it undid.
+    rule('DatabaseFailoverRefused', `increase(dws_failover_refusals_total{${agent}}[2m]) > 0`, '0s', 'critical',
+      'The failover agent refuses to promote the other database node ({{ $labels.reason }})',
+      `The writer is lost and ${on} does not promote the other node, which may lack acknowledged writes (reason {{ $labels.reason }}: semi_sync_off, the writer committed without waiting for it; not_replicating or not_receiving, it was not following the writer; other_unreachable, it does not answer either; nothing_seen, the agent never saw the pair healthy). Writes stay unavailable until the writer returns or a person promotes a node by hand (README, "Manual procedure").`),
+    rule('DatabaseSwitchoverFailed', `increase(dws_failover_switchovers_failed_total{${agent}}[15m]) > 0`, '0s', 'warning',
+      'A planned database switchover was given up',
+      `The other node did not catch up with the writer in time; ${on} opened the old writer again, so writes stay where they were. Its log (docker logs <prefix>-db-failover) says how far behind it was; the next deploy tries again.`),
+    rule('DatabaseNodeRebuilt', `increase(dws_failover_rebuilds_total{${agent}}[15m]) > 0`, '0s', 'warning',
+      'A former database writer was rebuilt from a dump',
+      `${on} rebuilt a returning old writer whose history had diverged: the writes it had that the new writer never acknowledged are gone from it (they were never acknowledged to a client). The agent's log names the node.`),
     rule('PublicEndpointDown', `probe_success{${j(m.jobs.blackbox)}} == 0`, '1m', 'critical', `${on} is unreachable`, `The blackbox probe of ${on} fails.`),
     rule('CertificateExpiringSoon', `(probe_ssl_earliest_cert_expiry{${j(m.jobs.blackbox)}} - time()) / 86400 < ${t.certificateExpiryDays}`, '1h', 'warning',
       `The certificate of ${on} expires soon`, `The certificate served at ${on} expires in {{ printf "%.1f" $value }} days.`),

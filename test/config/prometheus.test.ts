@@ -12,7 +12,7 @@ import {
 } from '../../src/config/prometheus';
 import { run, tempFile } from './real-programs';
 
-const jobs = { haproxy: 'haproxy', nginx: 'nginx', mysql: 'mysql', node: 'node', blackbox: 'blackbox', dbRouter: 'db-router' };
+const jobs = { haproxy: 'haproxy', nginx: 'nginx', mysql: 'mysql', node: 'node', blackbox: 'blackbox', dbRouter: 'db-router', dbFailover: 'db-failover' };
 const rulesModel = (engine: 'mysql' | 'mariadb'): AlertRulesModel => ({ engine, thresholds: DEFAULT_ALERT_THRESHOLDS, jobs, configuredWriter: 'web-db-primary' });
 
 const promModel = (ruleFile: string): PrometheusModel => ({
@@ -104,6 +104,7 @@ const DB = { job: 'mysql', instance: 'web-db-replica-exporter:9104' };
 const PRIMARY = { job: 'mysql', instance: 'web-db-primary-exporter:9104' };
 const NODE = { job: 'node', instance: 'web-node:9100' };
 const ROUTER = { job: 'db-router', instance: 'web-db-router-mgmt:8405' };
+const AGENT = { job: 'db-failover', instance: 'web-db-failover-mgmt:9105' };
 const PROBE = { job: 'blackbox', instance: 'https://web-lb:8443/' };
 const DAY = 86400;
 
@@ -192,6 +193,16 @@ function cases(engine: 'mysql' | 'mariadb'): Record<string, Case> {
     // Writes go to the replica while the writer prop names the primary; quiet when nothing takes
     // writes (DatabaseWriterUnrouted says that) and when the named node does.
     DatabaseFailedOver: { fire: writerRoutedTo(0, 1), labels: { ...ROUTER, proxy: 'writer', server: 'web-db-primary', state: 'UP' }, calm: writerRoutedTo(1, 0) },
+    // Refusals counted on every probe while the writer is lost and promotion unsafe; the
+    // agent's counters start at 0 for every reason, so the first one counts.
+    DatabaseFailoverRefused: {
+      fire: { [s('dws_failover_refusals_total', { ...AGENT, reason: 'semi_sync_off' })]: '0x4 2+2x500', [s('dws_failover_refusals_total', { ...AGENT, reason: 'other_unreachable' })]: flat(0) },
+      labels: { ...AGENT, reason: 'semi_sync_off' },
+      // Refusals before (the counter stays at 5) do not page now.
+      calm: { [s('dws_failover_refusals_total', { ...AGENT, reason: 'semi_sync_off' })]: flat(5) },
+    },
+    DatabaseSwitchoverFailed: { fire: { [s('dws_failover_switchovers_failed_total', AGENT)]: '0x4 1x500' }, labels: AGENT, calm: { [s('dws_failover_switchovers_failed_total', AGENT)]: flat(0) } },
+    DatabaseNodeRebuilt: { fire: { [s('dws_failover_rebuilds_total', AGENT)]: '0x4 1x500' }, labels: AGENT, calm: { [s('dws_failover_rebuilds_total', AGENT)]: flat(3) } },
     PublicEndpointDown: { fire: { [s('probe_success', PROBE)]: flat(0) }, labels: PROBE, calm: { [s('probe_success', PROBE)]: flat(1) } },
     // Expiry at day 9.5, seen at the fire check (1h 2m): 9.457 days left.
     CertificateExpiringSoon: {
