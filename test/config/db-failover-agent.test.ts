@@ -114,9 +114,15 @@ async function pair(name: string): Promise<Pair> {
   return p;
 }
 
-async function stopPair(p: Pair) {
-  await p.agent?.stop(2000);
-  if (process.env.DWS_AGENT_LOG) console.log(`[${p.name}] agent log:\n${p.log().map((l) => JSON.stringify(l)).join('\n')}`);
+/** Runs a case on a fresh pair; stops its agent after, whatever happened (DWS_AGENT_LOG=1 prints its log). */
+async function withPair(name: string, fn: (p: Pair) => Promise<void>) {
+  const p = await pair(name);
+  try {
+    await fn(p);
+  } finally {
+    await p.agent?.stop(2000);
+    if (process.env.DWS_AGENT_LOG) console.log(`[${p.name}] agent log:\n${p.log().map((l) => JSON.stringify(l)).join('\n')}`);
+  }
 }
 
 /** The port of the node a route file names. */
@@ -194,9 +200,8 @@ const kill = (s: LocalServer, signal: NodeJS.Signals) => process.kill(s.server.p
 const msgs = (p: Pair) => p.log().map((l) => l.msg);
 
 describe('the failover agent against real MariaDB pairs, faults injected', { tags: ['mariadb'] }, () => {
-  it('writer killed (SIGKILL, stays down): the replica is promoted after afterSeconds, no acknowledged write lost; the old writer started again rejoins as its replica', async () => {
-    const p = await pair('killed');
-    try {
+  it('writer killed (SIGKILL, stays down): the replica is promoted after afterSeconds, no acknowledged write lost; the old writer started again rejoins as its replica', () =>
+    withPair('killed', async (p) => {
       const writing = writes(p, 10, 20, 1);
       await sleep(2000);
       const killedAt = Date.now();
@@ -223,68 +228,62 @@ describe('the failover agent against real MariaDB pairs, faults injected', { tag
       expect(await missingAfterCatchUp(p.nodes.primary, w.acked)).toEqual([]);
       expect(p.route('writer')).toBe('replica');
       expect(root(p.nodes.primary, 'SELECT @@read_only').stdout.trim()).toBe('1');
-    } finally {
-      await stopPair(p);
-    }
-  }, 120_000);
+    }), 120_000);
 
-  it('writer hung (SIGSTOP): the replica is promoted; resumed, the old writer is fenced and rejoins (rebuilt if it kept an unacknowledged write)', async () => {
-    const p = await pair('hung');
-    try {
-      const writing = writes(p, 12, 20, 1);
-      await sleep(2000);
-      const hungAt = Date.now();
-      kill(p.nodes.primary, 'SIGSTOP');
-      const w = await writing;
-      expect(p.route('writer')).toBe('replica');
-      expect(missing(p.nodes.replica, w.acked)).toEqual([]);
-      expect(longestGap(w, hungAt, Date.now())).toBeLessThan(7000);
-      expect(msgs(p).some((m) => /^failover: primary unreachable for [2-5](\.\d)?s; promoting replica$/.test(m))).toBe(true);
-      kill(p.nodes.primary, 'SIGCONT');
-      expect(await replicatesFrom(p.nodes.primary, p.nodes.replica)).toBe(true);
-      expect(root(p.nodes.primary, 'SELECT @@read_only').stdout.trim()).toBe('1');
-      expect(msgs(p)).toContain('primary fenced (read-only)');
-      expect(await missingAfterCatchUp(p.nodes.primary, w.acked)).toEqual([]);
-    } finally {
-      kill(p.nodes.primary, 'SIGCONT');
-      await stopPair(p);
-    }
-  }, 120_000);
-
-  it('replica hung for 8 s: writes go on after the semi-sync timeout, reads move to the writer and back, nothing fails over', async () => {
-    const p = await pair('replica-hung');
-    try {
-      const writing = writes(p, 16, 20, 1);
-      await sleep(2000);
-      const hungAt = Date.now();
-      kill(p.nodes.replica, 'SIGSTOP');
-      let readerDuring = '';
-      for (let i = 0; i < 20 && readerDuring !== 'primary'; i++) {
-        await sleep(250);
-        readerDuring = p.route('reader');
+  it('writer hung (SIGSTOP): the replica is promoted; resumed, the old writer is fenced and rejoins (rebuilt if it kept an unacknowledged write)', () =>
+    withPair('hung', async (p) => {
+      try {
+        const writing = writes(p, 12, 20, 1);
+        await sleep(2000);
+        const hungAt = Date.now();
+        kill(p.nodes.primary, 'SIGSTOP');
+        const w = await writing;
+        expect(p.route('writer')).toBe('replica');
+        expect(missing(p.nodes.replica, w.acked)).toEqual([]);
+        expect(longestGap(w, hungAt, Date.now())).toBeLessThan(7000);
+        expect(msgs(p).some((m) => /^failover: primary unreachable for [2-5](\.\d)?s; promoting replica$/.test(m))).toBe(true);
+        kill(p.nodes.primary, 'SIGCONT');
+        expect(await replicatesFrom(p.nodes.primary, p.nodes.replica)).toBe(true);
+        expect(root(p.nodes.primary, 'SELECT @@read_only').stdout.trim()).toBe('1');
+        expect(msgs(p)).toContain('primary fenced (read-only)');
+        expect(await missingAfterCatchUp(p.nodes.primary, w.acked)).toEqual([]);
+      } finally {
+        kill(p.nodes.primary, 'SIGCONT');
       }
-      await sleep(Math.max(0, 8000 - (Date.now() - hungAt)));
-      kill(p.nodes.replica, 'SIGCONT');
-      const w = await writing;
-      expect(readerDuring).toBe('primary');
-      expect(p.route('writer')).toBe('primary');
-      // One semi-sync wait (5 s), then asynchronous: writes went on during the outage.
-      expect(longestGap(w, hungAt, Date.now())).toBeLessThan(SEMI_SYNC_TIMEOUT_MS + 2000);
-      expect(w.at.filter((t) => t > hungAt + SEMI_SYNC_TIMEOUT_MS + 1000 && t < hungAt + 8000).length).toBeGreaterThan(10);
-      expect(missing(p.nodes.primary, w.acked)).toEqual([]);
-      expect(await replicatesFrom(p.nodes.replica, p.nodes.primary)).toBe(true);
-      for (let i = 0; i < 40 && p.route('reader') !== 'replica'; i++) await sleep(250);
-      expect(p.route('reader')).toBe('replica');
-      expect(p.log().filter((l) => l.event === 'failover')).toEqual([]);
-    } finally {
-      kill(p.nodes.replica, 'SIGCONT');
-      await stopPair(p);
-    }
-  }, 120_000);
+    }), 120_000);
 
-  it('semi-sync degraded, then the writer lost: no promotion, the log and the metrics say why; the writer back is opened again', async () => {
-    const p = await pair('degraded');
-    try {
+  it('replica hung for 8 s: writes go on after the semi-sync timeout, reads move to the writer and back, nothing fails over', () =>
+    withPair('replica-hung', async (p) => {
+      try {
+        const writing = writes(p, 16, 20, 1);
+        await sleep(2000);
+        const hungAt = Date.now();
+        kill(p.nodes.replica, 'SIGSTOP');
+        let readerDuring = '';
+        for (let i = 0; i < 20 && readerDuring !== 'primary'; i++) {
+          await sleep(250);
+          readerDuring = p.route('reader');
+        }
+        await sleep(Math.max(0, 8000 - (Date.now() - hungAt)));
+        kill(p.nodes.replica, 'SIGCONT');
+        const w = await writing;
+        expect(readerDuring).toBe('primary');
+        expect(p.route('writer')).toBe('primary');
+        // One semi-sync wait (5 s), then asynchronous: writes went on during the outage.
+        expect(longestGap(w, hungAt, Date.now())).toBeLessThan(SEMI_SYNC_TIMEOUT_MS + 2000);
+        expect(w.at.filter((t) => t > hungAt + SEMI_SYNC_TIMEOUT_MS + 1000 && t < hungAt + 8000).length).toBeGreaterThan(10);
+        expect(missing(p.nodes.primary, w.acked)).toEqual([]);
+        expect(await replicatesFrom(p.nodes.replica, p.nodes.primary)).toBe(true);
+        for (let i = 0; i < 40 && p.route('reader') !== 'replica'; i++) await sleep(250);
+        expect(p.route('reader')).toBe('replica');
+        expect(p.log().filter((l) => l.event === 'failover')).toEqual([]);
+      } finally {
+        kill(p.nodes.replica, 'SIGCONT');
+      }
+    }), 120_000);
+
+  it('semi-sync degraded, then the writer lost: no promotion, the log and the metrics say why; the writer back is opened again', () =>
+    withPair('degraded', async (p) => {
       root(p.nodes.replica, 'STOP REPLICA IO_THREAD');
       for (let i = 0; i < 20 && !msgs(p).length; i++) await sleep(250);
       await sleep(1000);
@@ -303,14 +302,10 @@ describe('the failover agent against real MariaDB pairs, faults injected', { tag
       for (let i = 0; i < 40 && root(p.nodes.primary, 'SELECT @@read_only').stdout.trim() !== '0'; i++) await sleep(250);
       expect(root(p.nodes.primary, 'SELECT @@read_only').stdout.trim()).toBe('0');
       expect(p.route('writer')).toBe('primary');
-    } finally {
-      await stopPair(p);
-    }
-  }, 120_000);
+    }), 120_000);
 
-  it('a diverged old writer returning (a write of its own after the failover, agent restarted meanwhile): rebuilt from the writer, the write gone', async () => {
-    const p = await pair('diverged');
-    try {
+  it('a diverged old writer returning (a write of its own after the failover, agent restarted meanwhile): rebuilt from the writer, the write gone', () =>
+    withPair('diverged', async (p) => {
       const before = await writes(p, 2, 20, 1);
       kill(p.nodes.primary, 'SIGKILL');
       for (let i = 0; i < 40 && p.route('writer') !== 'replica'; i++) await sleep(250);
@@ -329,14 +324,10 @@ describe('the failover agent against real MariaDB pairs, faults injected', { tag
       expect(await missingAfterCatchUp(p.nodes.primary, [...before.acked, ...after.acked])).toEqual([]);
       expect(p.route('lost')).toBe('');
       expect(p.metrics()).toMatch(/^dws_failover_rebuilds_total 1$/m);
-    } finally {
-      await stopPair(p);
-    }
-  }, 180_000);
+    }), 180_000);
 
-  it('the agent killed mid-failover and started again: it goes on from its state file, writes resume on the new writer, none lost', async () => {
-    const p = await pair('agent-restart');
-    try {
+  it('the agent killed mid-failover and started again: it goes on from its state file, writes resume on the new writer, none lost', () =>
+    withPair('agent-restart', async (p) => {
       const writing = writes(p, 10, 20, 1);
       await sleep(2000);
       kill(p.nodes.primary, 'SIGKILL');
@@ -349,14 +340,10 @@ describe('the failover agent against real MariaDB pairs, faults injected', { tag
       expect(msgs(p).filter((m) => m.startsWith('started:')).at(-1)).toBe('started: writer replica, wanted primary, automatic failover after 2s (1s when its container is gone)');
       expect(missing(p.nodes.replica, w.acked)).toEqual([]);
       expect(w.at.at(-1)! - w.at[0]).toBeGreaterThan(8000);
-    } finally {
-      await stopPair(p);
-    }
-  }, 120_000);
+    }), 120_000);
 
-  it('a planned switchover under writes: writes move to the other node, none lost, the old writer replicates from it', async () => {
-    const p = await pair('switchover');
-    try {
+  it('a planned switchover under writes: writes move to the other node, none lost, the old writer replicates from it', () =>
+    withPair('switchover', async (p) => {
       const writing = writes(p, 10, 20, 1);
       await sleep(3000);
       await p.agent.stop(2000);
@@ -371,8 +358,5 @@ describe('the failover agent against real MariaDB pairs, faults injected', { tag
       expect(w.at.filter((t) => t > movedAt + 4000).length).toBeGreaterThan(20);
       expect(await replicatesFrom(p.nodes.primary, p.nodes.replica)).toBe(true);
       expect(p.metrics()).toMatch(/^dws_failover_switchovers_total 1$/m);
-    } finally {
-      await stopPair(p);
-    }
-  }, 120_000);
+    }), 120_000);
 });
