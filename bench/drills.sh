@@ -9,6 +9,7 @@
 #     unavailable, acknowledged writes lost;
 #   load balancer pair: kill -9 of the active HAProxy, docker kill and docker stop of the active
 #     node, under a GET every 20 ms to the floating IP: error window and failed requests.
+# DWS_DRILLS=db: the database drills only (and the CPU-saturated soak: DWS_SOAK_SECONDS, default 60).
 # Run it alone on the machine (timings).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,13 +17,18 @@ cd "$REPO"
 runs=${1:-3}
 engine=${DWS_DRILLS_ENGINE:-mariadb}
 [[ $engine =~ ^(mysql|mariadb)$ ]] || { echo "DWS_DRILLS_ENGINE must be mysql or mariadb (got $engine)" >&2; exit 2; }
+only=${DWS_DRILLS:-all}
+[[ $only =~ ^(all|db)$ ]] || { echo "DWS_DRILLS must be all or db (got $only)" >&2; exit 2; }
+filter="$engine.*drill:"
+[[ $only == db ]] && filter="$engine.*drill: (kill -9 of the replica|replica cut off|steady writes|kill -9 of the writer|docker kill of the writer|planned switchover)"
 out=$REPO/bench/.work/drills
 rm -rf "$out" && mkdir -p "$out"
 bash test/e2e/testbed/setup.sh >/dev/null
 for i in $(seq 1 "$runs"); do
   echo "== run $i/$runs: web stack drills"
-  npx vitest run --config vitest.e2e.config.mts test/e2e/deploy.e2e.test.ts -t "$engine.*drill:" > "$out/web-$i.log" 2>&1 || { tail -n 40 "$out/web-$i.log"; exit 1; }
+  npx vitest run --config vitest.e2e.config.mts test/e2e/deploy.e2e.test.ts -t "$filter" > "$out/web-$i.log" 2>&1 || { tail -n 40 "$out/web-$i.log"; exit 1; }
   cp "test/e2e/.work/$engine.json" "$out/web-$i.json"
+  [[ $only == db ]] && continue
   echo "== run $i/$runs: load balancer pair drills"
   npx vitest run --config vitest.e2e.config.mts test/e2e/lb-pair.e2e.test.ts > "$out/pair-$i.log" 2>&1 || { tail -n 40 "$out/pair-$i.log"; exit 1; }
   cp test/e2e/.work/pair.json "$out/pair-$i.json"

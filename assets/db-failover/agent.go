@@ -22,6 +22,7 @@ type Agent struct {
 	metrics  *Metrics
 	replPass string
 	probe    time.Duration
+	resolver Resolver
 	mu       sync.Mutex // guards memory (the heartbeat reads the writer)
 	memory   Memory
 	now      func() time.Time
@@ -59,8 +60,12 @@ func NewAgent(cfg Config, log *Logger) (*Agent, error) {
 		cfg: cfg, policy: cfg.Policy(), d: d, sql: Client{Program: program, OptionFile: option},
 		routes: Routes{Dir: cfg.RouteDir}, log: log, metrics: NewMetrics(cfg.Nodes, cfg.WantedWriter),
 		replPass: replPass, probe: time.Duration(cfg.ProbeTimeoutMs) * time.Millisecond, now: time.Now,
+		resolver: Resolver{Timeout: time.Duration(cfg.LookupTimeoutMs) * time.Millisecond},
 	}
 	a.memory = InitialMemory(a.policy, a.routes.Read("state"), a.routes.Read("wanted"), a.routes.Read("lost"))
+	if s := a.routes.Read("receiver-stopped"); s == cfg.Nodes[0].Name || s == cfg.Nodes[1].Name {
+		a.memory.ReceiverStopped = s
+	}
 	if err := a.routes.Write("state", a.memory.Writer, true); err != nil {
 		return nil, err
 	}
@@ -76,6 +81,10 @@ func (a *Agent) node(name string) Node { return a.policy.node(name) }
 // view probes one node: its state, and its replication unless it failed.
 func (a *Agent) view(ctx context.Context, n Node) NodeView {
 	v := NodeView{Name: n.Name}
+	if !a.resolver.Resolves(ctx, n.Host) {
+		v.Failure = Gone
+		return v
+	}
 	row, err := a.sql.Run(ctx, n, a.probe, a.d.StateQuery(a.policy.SemiSync))
 	if err != nil {
 		v.Failure = FailureOf(err)
@@ -155,8 +164,21 @@ func (a *Agent) Step(ctx context.Context) {
 
 func (a *Agent) setMemory(m Memory) {
 	a.mu.Lock()
+	was := a.memory.ReceiverStopped
 	a.memory = m
 	a.mu.Unlock()
+	// Remembered across restarts, so a receiver the agent stopped is always started again.
+	if m.ReceiverStopped != was {
+		var err error
+		if m.ReceiverStopped == "" {
+			err = a.routes.Remove("receiver-stopped")
+		} else {
+			err = a.routes.Write("receiver-stopped", m.ReceiverStopped, true)
+		}
+		if err != nil {
+			a.log.Log("error", "receiver-stopped file: "+err.Error(), nil)
+		}
+	}
 	a.metrics.update(func(mt *Metrics) { mt.writer = m.Writer })
 }
 
@@ -181,14 +203,17 @@ func (a *Agent) Do(ctx context.Context, act Action) error {
 	case RouteReader:
 		return a.route("reader", act.Node)
 	case OpenWriter:
-		if err := a.detach(ctx, n); err != nil {
+		started := a.now()
+		took, err := a.detach(ctx, n)
+		if err != nil {
 			return err
 		}
 		if _, err := a.sql.Run(ctx, n, a.probe, a.d.AsWriter(a.policy.SemiSync)+"; "+a.d.Open()); err != nil {
 			return err
 		}
 		a.acted(OpenWriter)
-		a.log.Log("open", act.Node+" takes writes", map[string]any{"node": act.Node})
+		// Where a promotion's time goes, for the figures.
+		a.log.Log("open", act.Node+" takes writes", map[string]any{"node": act.Node, "tookMs": a.now().Sub(started).Milliseconds(), "stopReceiverMs": took.stopReceiver.Milliseconds(), "applyMs": took.apply.Milliseconds()})
 	case Fence:
 		if _, err := a.sql.Run(ctx, n, a.probe, a.d.Fence()); err != nil {
 			return err
@@ -202,6 +227,18 @@ func (a *Agent) Do(ctx context.Context, act Action) error {
 	case StopReplication:
 		_, err := a.sql.Run(ctx, n, a.probe, a.d.Stop())
 		return err
+	case StopReceiver:
+		started := a.now()
+		// Waits for a receiver in the middle of a lookup: longer than a probe.
+		if _, err := a.sql.Run(ctx, n, 15*time.Second, a.d.StopIO()); err != nil {
+			return err
+		}
+		a.log.Log("stop-receiver", act.Node+": receiver stopped ahead of a failover", map[string]any{"node": act.Node, "tookMs": a.now().Sub(started).Milliseconds()})
+	case StartReceiver:
+		if _, err := a.sql.Run(ctx, n, a.probe, a.d.StartIO()); err != nil {
+			return err
+		}
+		a.log.Log("start-receiver", act.Node+": receiving again", map[string]any{"node": act.Node})
 	case PointAt:
 		// Fails harmlessly on a node that replicated from nobody.
 		a.sql.Run(ctx, n, a.probe, a.d.Stop())
@@ -246,37 +283,45 @@ func (a *Agent) route(file, node string) error {
 // nobody; fails (and changes nothing more) if that does not finish within the catch-up timeout.
 // "Read all relay log" rather than a GTID wait: a transaction cut off mid-way by the old source's
 // death is in the received set but will never be applied.
-func (a *Agent) detach(ctx context.Context, n Node) error {
+func (a *Agent) detach(ctx context.Context, n Node) (took detachTimes, err error) {
 	out, err := a.sql.Vertical(ctx, n, a.probe, "SHOW REPLICA STATUS")
 	if err != nil {
-		return err
+		return took, err
 	}
 	if a.d.ParseReplicaStatus(out) == nil {
-		return nil
+		return took, nil
 	}
-	// Stopping a receiver that is still trying the old source can take a while.
+	// Stopping a receiver that is still trying the old source can take a while (its lookup of
+	// a vanished name waits for the resolver's timeout).
+	started := a.now()
 	if _, err := a.sql.Run(ctx, n, 15*time.Second, a.d.StopIO()); err != nil {
-		return err
+		return took, err
 	}
+	took.stopReceiver = a.now().Sub(started)
 	catchUp := time.Duration(a.cfg.CatchUpTimeoutSeconds) * time.Second
-	deadline := a.now().Add(catchUp)
+	started = a.now()
+	deadline := started.Add(catchUp)
 	for {
 		out, err := a.sql.Vertical(ctx, n, a.probe, "SHOW REPLICA STATUS")
 		if err != nil {
-			return err
+			return took, err
 		}
 		if AppliedAll(a.d.ParseReplicaStatus(out)) {
 			break
 		}
 		if a.now().After(deadline) {
-			return fmt.Errorf("%s did not apply what it received within %s: not promoted", n.Name, catchUp)
+			return took, fmt.Errorf("%s did not apply what it received within %s: not promoted", n.Name, catchUp)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	// STOP waits for the applier's workers to commit what they were given.
 	_, err = a.sql.Run(ctx, n, catchUp, a.d.Stop()+"; "+a.d.Reset())
-	return err
+	took.apply = a.now().Sub(started)
+	return took, err
 }
+
+// detachTimes: how long the receiver took to stop, and the rest to apply and reset.
+type detachTimes struct{ stopReceiver, apply time.Duration }
 
 // failover: the writer is gone; promote the other node, which has every acknowledged write.
 func (a *Agent) failover(ctx context.Context, from, to Node) error {

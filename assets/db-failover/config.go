@@ -26,6 +26,8 @@ type Config struct {
 	ProbeIntervalMs int `json:"probeIntervalMs"`
 	// ProbeTimeoutMs: longest wait for a node's answer before it counts as timed out.
 	ProbeTimeoutMs int `json:"probeTimeoutMs"`
+	// LookupTimeoutMs: longest wait for a node's name to resolve before it counts as gone.
+	LookupTimeoutMs int `json:"lookupTimeoutMs"`
 	// SwitchoverDrainMs: after writes are routed nowhere, how long the router gets to close the old
 	// writer's sessions before it is fenced.
 	SwitchoverDrainMs int    `json:"switchoverDrainMs"`
@@ -98,7 +100,7 @@ func (c Config) check() error {
 			return fmt.Errorf("%s must be between 1 and 86400 (got %d)", name, v)
 		}
 	}
-	for name, v := range map[string]int{"probeIntervalMs": c.ProbeIntervalMs, "probeTimeoutMs": c.ProbeTimeoutMs, "switchoverDrainMs": c.SwitchoverDrainMs} {
+	for name, v := range map[string]int{"probeIntervalMs": c.ProbeIntervalMs, "probeTimeoutMs": c.ProbeTimeoutMs, "lookupTimeoutMs": c.LookupTimeoutMs, "switchoverDrainMs": c.SwitchoverDrainMs} {
 		if v < 100 || v > 60000 {
 			return fmt.Errorf("%s must be between 100 and 60000 (got %d)", name, v)
 		}

@@ -122,6 +122,9 @@ type Memory struct {
 	ReceivingSince time.Time
 	// RetrySwitchoverAt: a switchover that did not finish is tried again from then on.
 	RetrySwitchoverAt time.Time
+	// ReceiverStopped: the node whose receiver the agent stopped ahead of a failover (file
+	// "receiver-stopped"); started again if the writer comes back instead.
+	ReceiverStopped string
 }
 
 // Kind of action. The executor runs a decision's groups in order; inside a group it stops at the
@@ -134,8 +137,10 @@ const (
 	SemiSyncReplica Kind = "semi-sync-replica" // semi-sync replica role, reconnect its receiver
 	PointAt         Kind = "point-at"          // replicate from Source
 	StopReplication Kind = "stop-replication"
-	Rebuild         Kind = "rebuild"      // replace its databases by a dump of Source, then PointAt
-	RouteWriter     Kind = "route-writer" // Node "" routes writes nowhere
+	StopReceiver    Kind = "stop-receiver"  // stop receiving (ahead of a failover); what it has stays and is applied
+	StartReceiver   Kind = "start-receiver" // receive from its source again
+	Rebuild         Kind = "rebuild"        // replace its databases by a dump of Source, then PointAt
+	RouteWriter     Kind = "route-writer"   // Node "" routes writes nowhere
 	RouteReader     Kind = "route-reader"
 	UnstickDumps    Kind = "unstick-dumps"
 	Switchover      Kind = "switchover" // to Node, from Source
@@ -303,6 +308,15 @@ func followWriter(p Policy, m *Memory, o Observation) ([]Action, string) {
 		if p.SemiSync && !(n.SemiSyncReplicaEnabled && !n.SemiSyncSourceEnabled) {
 			acts = append(acts, Action{Kind: SemiSyncReplica, Node: n.Name})
 		}
+		// Stopped by the agent ahead of a failover that did not happen (the writer came back): it
+		// receives again. A receiver stopped by anyone else is theirs.
+		if m.ReceiverStopped == n.Name {
+			if n.Replica.IORunning == "No" {
+				acts = append(acts, Action{Kind: StartReceiver, Node: n.Name})
+			} else {
+				m.ReceiverStopped = ""
+			}
+		}
 		// Receiving for RejoinedAfter: a former writer rejoined with nothing to discard (a diverged
 		// node is refused as soon as its receiver asks for its position, within a second).
 		switch {
@@ -373,6 +387,14 @@ func writerUnreachable(p Policy, m Memory, o Observation) Decision {
 		d.Memory = m
 		return d
 	}
+	// Its container is gone and the replica lost it too: nothing more can come from it, so stop
+	// the replica's receiver now. A promotion then does not wait for it to give up a reconnect
+	// (a lookup of a vanished name waits out the resolver's timeout: about 2 s on MariaDB).
+	if w.Failure == Gone && m.Safe && n.reached() && n.ReplicaKnown && n.Replica != nil && replicatesFrom(p, n.Replica, w.Name) && n.Replica.IORunning == "Connecting" {
+		d.Groups = append(d.Groups, []Action{{Kind: StopReceiver, Node: n.Name}})
+		d.Reason += fmt.Sprintf("; %s lost it too: its receiver stopped ahead of a failover", n.Name)
+		m.ReceiverStopped = n.Name
+	}
 	due := down >= p.FailoverAfter || (w.Failure == Gone && gone >= p.GoneAfter)
 	if !due {
 		d.Memory = m
@@ -390,7 +412,7 @@ func writerUnreachable(p Policy, m Memory, o Observation) Decision {
 		d.Reason = fmt.Sprintf("%s %s; not promoting %s: it is unreachable too", w.Name, why, n.Name)
 		d.Refusal = RefusedOtherDown
 	default:
-		d.Groups = [][]Action{{{Kind: Failover, Node: n.Name, Source: w.Name}, {Kind: RememberWanted, Node: p.Wanted}}}
+		d.Groups = append(d.Groups, []Action{{Kind: Failover, Node: n.Name, Source: w.Name}, {Kind: RememberWanted, Node: p.Wanted}})
 		d.Reason = fmt.Sprintf("failover: %s %s; promoting %s", w.Name, why, n.Name)
 		m.Lost = w.Name
 		m.Writer = n.Name
@@ -398,6 +420,7 @@ func writerUnreachable(p Policy, m Memory, o Observation) Decision {
 		m.Safe, m.Unsafe = false, "nothing was seen yet"
 		m.LastWriterSeen, m.GoneSince, m.ReceivingSince = o.Now, time.Time{}, time.Time{}
 		m.OtherSource, m.OtherReceiving = "", false
+		m.ReceiverStopped = ""
 	}
 	d.Memory = m
 	return d

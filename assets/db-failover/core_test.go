@@ -33,6 +33,20 @@ func replicaOf(name string, source Node) NodeView {
 
 func down(name string, f Failure) NodeView { return NodeView{Name: name, Failure: f} }
 
+// A replica whose receiver lost its source and retries.
+func connecting(name string, source Node) NodeView {
+	v := replicaOf(name, source)
+	v.Replica.IORunning = "Connecting"
+	return v
+}
+
+// A replica whose receiver is stopped (STOP ... IO_THREAD), no error.
+func stopped(name string, source Node) NodeView {
+	v := replicaOf(name, source)
+	v.Replica.IORunning = "No"
+	return v
+}
+
 // seen: the memory after one healthy probe of the pair at t.
 func seen(p Policy, t time.Time) Memory {
 	m := InitialMemory(p, pr.Name, p.Wanted, "")
@@ -167,6 +181,72 @@ func TestDecide(t *testing.T) {
 		},
 
 		// Unplanned failover.
+		// Ahead of a failover: a gone writer's replica stops receiving at once.
+		{
+			name:    "the writer gone and the replica lost it too: the replica's receiver is stopped at once, before a failover is due",
+			steps:   []step{{500 * time.Millisecond, down(pr.Name, Gone), connecting(re.Name, pr)}},
+			actions: []string{"stop-receiver web-db-replica"},
+			reason:  "web-db-primary unreachable (gone); web-db-replica lost it too: its receiver stopped ahead of a failover",
+		},
+		{
+			name:    "the writer gone while the replica still receives from it: its receiver is left alone",
+			steps:   []step{{500 * time.Millisecond, down(pr.Name, Gone), replicaOf(re.Name, pr)}},
+			actions: []string{},
+			reason:  "web-db-primary unreachable (gone)",
+		},
+		{
+			name:    "the writer timed out (not gone), the replica lost it: its receiver is left alone (a hung writer may answer again)",
+			steps:   []step{{500 * time.Millisecond, down(pr.Name, TimedOut), connecting(re.Name, pr)}},
+			actions: []string{},
+			reason:  "web-db-primary unreachable (timed out)",
+		},
+		{
+			name: "the writer gone but promotion unsafe (semi-sync was off): the receiver is left alone, there will be no failover",
+			memory: func(p Policy) Memory {
+				m := seen(p, t0)
+				m.Safe, m.Unsafe = false, "semi-sync was off on web-db-primary"
+				return m
+			},
+			steps:   []step{{500 * time.Millisecond, down(pr.Name, Gone), connecting(re.Name, pr)}},
+			actions: []string{},
+			reason:  "web-db-primary unreachable (gone)",
+		},
+		{
+			name: "after the receiver was stopped, the failover is done as due",
+			steps: []step{
+				{500 * time.Millisecond, down(pr.Name, Gone), connecting(re.Name, pr)},
+				{1600 * time.Millisecond, down(pr.Name, Gone), stopped(re.Name, pr)},
+			},
+			actions: []string{"failover web-db-replica from web-db-primary", "remember-wanted web-db-primary"},
+			reason:  "failover: web-db-primary gone (its name does not resolve) for 1.1s; promoting web-db-replica",
+		},
+		{
+			name: "the writer back after its replica's receiver was stopped (its container restarted): the replica receives again",
+			steps: []step{
+				{500 * time.Millisecond, down(pr.Name, Gone), connecting(re.Name, pr)},
+				{900 * time.Millisecond, writer(pr.Name), stopped(re.Name, pr)},
+			},
+			actions: []string{"route-writer web-db-primary", "start-receiver web-db-replica", "route-reader web-db-primary"},
+		},
+		{
+			name: "once the replica receives again, the agent forgets it stopped it",
+			steps: []step{
+				{500 * time.Millisecond, down(pr.Name, Gone), connecting(re.Name, pr)},
+				{900 * time.Millisecond, writer(pr.Name), stopped(re.Name, pr)},
+				{1400 * time.Millisecond, writer(pr.Name), replicaOf(re.Name, pr)},
+			},
+			actions: healthy,
+			check: func(t *testing.T, m Memory) {
+				if m.ReceiverStopped != "" {
+					t.Fatalf("ReceiverStopped = %q, want it forgotten", m.ReceiverStopped)
+				}
+			},
+		},
+		{
+			name:    "a receiver stopped by someone else is theirs: left stopped",
+			steps:   []step{{time.Second, writer(pr.Name), stopped(re.Name, pr)}},
+			actions: []string{"route-writer web-db-primary", "route-reader web-db-primary"},
+		},
 		{
 			name:    "the writer unreachable for less than afterSeconds: nothing moves",
 			steps:   []step{{2 * time.Second, down(pr.Name, TimedOut), replicaOf(re.Name, pr)}, {4 * time.Second, down(pr.Name, TimedOut), replicaOf(re.Name, pr)}},

@@ -107,6 +107,7 @@ func (d Dialect) RestartSemiSyncSource() string { return d.semi(d.semiSource, d.
 
 func (d Dialect) Stop() string      { return "STOP " + d.thread }
 func (d Dialect) StopIO() string    { return "STOP " + d.thread + " IO_THREAD" }
+func (d Dialect) StartIO() string   { return "START " + d.thread + " IO_THREAD" }
 func (d Dialect) Start() string     { return "START " + d.thread }
 func (d Dialect) Reset() string     { return "RESET " + d.thread + " ALL" }
 func (d Dialect) RestartIO() string { return d.StopIO() + "; START " + d.thread + " IO_THREAD" }

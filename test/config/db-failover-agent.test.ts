@@ -13,7 +13,7 @@ import { run, start, Started } from './real-programs';
 // covered by the Go tests and the e2e.
 
 const SEMI_SYNC_TIMEOUT_MS = 5000;
-const AGENT = { failoverAfterSeconds: 2, goneAfterSeconds: 1, probeIntervalMs: 250, probeTimeoutMs: 1000, switchoverDrainMs: 500, catchUpTimeoutSeconds: 10 };
+const AGENT = { failoverAfterSeconds: 2, goneAfterSeconds: 1, probeIntervalMs: 250, probeTimeoutMs: 1000, lookupTimeoutMs: 500, switchoverDrainMs: 500, catchUpTimeoutSeconds: 10 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const local = new LocalMariaDb('dws-agent-');

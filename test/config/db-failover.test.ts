@@ -55,7 +55,7 @@ describe('renderDbRouterConfig, checked by haproxy -c', { tags: ['haproxy'] }, (
       expect(lines).toContain('  option external-check');
       expect(lines).toContain(`  external-check command ${DB_ROUTER_PATHS.routeCheck}`);
       const defaults = lines.find((l) => l.startsWith('  default-server '));
-      expect(defaults).toMatch(/ check inter 1s fall 1 rise 1 /);
+      expect(defaults).toMatch(/ check inter 250ms fall 1 rise 1 /);
       expect(defaults).toContain(' on-marked-down shutdown-sessions ');
       expect(lines.filter((l) => l.startsWith('  server '))).toEqual(['  server web-db-primary web-db-primary:3310', '  server web-db-replica web-db-replica:3310']);
     }
