@@ -158,6 +158,9 @@ type Action struct {
 }
 
 func (a Action) String() string {
+	if a.Node == "" {
+		return string(a.Kind) + " nowhere"
+	}
 	if a.Source != "" {
 		return fmt.Sprintf("%s %s from %s", a.Kind, a.Node, a.Source)
 	}
@@ -382,7 +385,13 @@ func writerUnreachable(p Policy, m Memory, o Observation) Decision {
 		gone = o.Now.Sub(m.GoneSince)
 	}
 	d.Reason = fmt.Sprintf("%s unreachable (%s)", w.Name, w.Failure)
-	// Reads go to the other node only while it replicates; the router drops a writer it cannot reach.
+	// A gone writer (its container is not running) takes no write: out of the route at once, so
+	// clients fail fast instead of waiting out a connect to an address nobody has. It is routed
+	// again when it answers.
+	if w.Failure == Gone {
+		d.Groups = append(d.Groups, []Action{{Kind: RouteWriter, Node: ""}})
+	}
+	// Reads go to the other node only while it replicates.
 	if !p.Automatic {
 		d.Memory = m
 		return d

@@ -185,13 +185,18 @@ func TestDecide(t *testing.T) {
 		{
 			name:    "the writer gone and the replica lost it too: the replica's receiver is stopped at once, before a failover is due",
 			steps:   []step{{500 * time.Millisecond, down(pr.Name, Gone), connecting(re.Name, pr)}},
-			actions: []string{"stop-receiver web-db-replica"},
+			actions: []string{"route-writer nowhere", "stop-receiver web-db-replica"},
 			reason:  "web-db-primary unreachable (gone); web-db-replica lost it too: its receiver stopped ahead of a failover",
+		},
+		{
+			name:    "a gone writer is out of the route at once (clients fail fast); answering again, it is routed again",
+			steps:   []step{{500 * time.Millisecond, down(pr.Name, Gone), replicaOf(re.Name, pr)}, {900 * time.Millisecond, writer(pr.Name), replicaOf(re.Name, pr)}},
+			actions: healthy,
 		},
 		{
 			name:    "the writer gone while the replica still receives from it: its receiver is left alone",
 			steps:   []step{{500 * time.Millisecond, down(pr.Name, Gone), replicaOf(re.Name, pr)}},
-			actions: []string{},
+			actions: []string{"route-writer nowhere"},
 			reason:  "web-db-primary unreachable (gone)",
 		},
 		{
@@ -208,7 +213,7 @@ func TestDecide(t *testing.T) {
 				return m
 			},
 			steps:   []step{{500 * time.Millisecond, down(pr.Name, Gone), connecting(re.Name, pr)}},
-			actions: []string{},
+			actions: []string{"route-writer nowhere"},
 			reason:  "web-db-primary unreachable (gone)",
 		},
 		{
@@ -217,7 +222,7 @@ func TestDecide(t *testing.T) {
 				{500 * time.Millisecond, down(pr.Name, Gone), connecting(re.Name, pr)},
 				{1600 * time.Millisecond, down(pr.Name, Gone), stopped(re.Name, pr)},
 			},
-			actions: []string{"failover web-db-replica from web-db-primary", "remember-wanted web-db-primary"},
+			actions: []string{"route-writer nowhere", "failover web-db-replica from web-db-primary", "remember-wanted web-db-primary"},
 			reason:  "failover: web-db-primary gone (its name does not resolve) for 1.1s; promoting web-db-replica",
 		},
 		{
@@ -307,7 +312,7 @@ func TestDecide(t *testing.T) {
 		{
 			name:    "the writer's container gone (its name does not resolve) for goneAfterSeconds: promoted without waiting afterSeconds",
 			steps:   []step{{500 * time.Millisecond, down(pr.Name, Gone), replicaOf(re.Name, pr)}, {1500 * time.Millisecond, down(pr.Name, Gone), replicaOf(re.Name, pr)}},
-			actions: promote,
+			actions: append([]string{"route-writer nowhere"}, promote...),
 			reason:  "failover: web-db-primary gone (its name does not resolve) for 1s; promoting web-db-replica",
 		},
 		{
@@ -331,7 +336,7 @@ func TestDecide(t *testing.T) {
 				return Decide(p, seen(p, t0), Observation{Now: t0, Writer: w, Other: replicaOf(re.Name, pr)}).Memory
 			},
 			steps:   []step{{time.Second, down(pr.Name, Gone), replicaOf(re.Name, pr)}, {3 * time.Second, down(pr.Name, Gone), replicaOf(re.Name, pr)}},
-			actions: []string{},
+			actions: []string{"route-writer nowhere"},
 			reason:  "when last seen, semi-sync was off on web-db-primary",
 			refusal: RefusedSemiSyncOff,
 		},
@@ -358,7 +363,7 @@ func TestDecide(t *testing.T) {
 			name:    "no promotion by an agent that never saw the writer alive",
 			memory:  func(p Policy) Memory { return InitialMemory(p, pr.Name, p.Wanted, "") },
 			steps:   []step{{0, down(pr.Name, Gone), replicaOf(re.Name, pr)}, {10 * time.Second, down(pr.Name, Gone), replicaOf(re.Name, pr)}},
-			actions: []string{},
+			actions: []string{"route-writer nowhere"},
 			reason:  "when last seen, nothing was seen yet",
 			refusal: RefusedNothingSeen,
 		},
@@ -366,7 +371,7 @@ func TestDecide(t *testing.T) {
 			name:    "automatic failover off: the writer lost for good is waited for",
 			policy:  func(p Policy) Policy { p.Automatic = false; return p },
 			steps:   []step{{60 * time.Second, down(pr.Name, Gone), replicaOf(re.Name, pr)}},
-			actions: []string{},
+			actions: []string{"route-writer nowhere"},
 			reason:  "web-db-primary unreachable (gone)",
 		},
 
