@@ -4,12 +4,12 @@ import { Fn, Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { NGINX_STATUS_PATH, renderNginxConfig } from './config/nginx';
-import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, hardening, memoryLimit, healthcheck, networkSubnet, shortHash, terraformLiteral } from './docker';
+import { DOCKER_DNS, terraformLiterals, namePrefixFor, ensureDockerProvider, hardening, memoryLimit, healthcheck, networkSubnet, shortHash, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, hashDirectory, isDirectory, registryImage } from './images';
 import { ILoadBalancerTarget, LoadBalancerServer } from './load-balancer';
 import { IDatabaseConnection } from './mysql-primary-replica';
-import { childPath, dockerName, imageRef, intBetween, parseProps } from './validation';
+import { childPath, imageRef, intBetween, parseProps, namePrefix } from './validation';
 
 /** The application's code: an image, or a directory with a Dockerfile built on the Docker host. */
 export type Codebase =
@@ -97,7 +97,7 @@ const schema = z.strictObject({
   proxyReadTimeoutSeconds: intBetween(1, 3600).default(60),
   appMemoryMb: intBetween(16, 1_048_576).default(512),
   nginxMemoryMb: intBetween(16, 1_048_576).default(128),
-  namePrefix: dockerName.optional(),
+  namePrefix: namePrefix.optional(),
 });
 
 const NGINX_CONFIG = '/etc/dws/nginx.conf';
@@ -136,11 +136,11 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
   constructor(scope: Construct, id: string, props: AppServerPairProps) {
     const path = childPath(scope, id);
     const p = parseProps(schema, props, path);
+    const prefix = namePrefixFor(scope, path, p.namePrefix);
     const codebase = parseCodebase(p.codebase, path);
     for (const name of Object.keys(p.environment)) assertNotReserved(path, name);
     super(scope, id);
     ensureDockerProvider(this);
-    const prefix = p.namePrefix ?? defaultNamePrefix(this);
     const db = p.database as IDatabaseConnection | undefined;
     for (const [k, v] of Object.entries(p.environment)) this.environment.set(k, v);
 
@@ -152,7 +152,7 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
       this.appImage = new image.Image(this, 'AppImage', {
         name: `${prefix}-app:${hash}`,
         // Paths in cdk.tf.json are relative to cdktf.out/stacks/<stack>: always absolute here.
-        buildAttribute: { context: dir, dockerfile: codebase.dockerfile, buildArgs: codebase.buildArgs },
+        buildAttribute: { context: dir, dockerfile: codebase.dockerfile, buildArgs: terraformLiterals(codebase.buildArgs) },
         triggers: { source_sha: hash },
       });
     } else {
@@ -208,7 +208,7 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
             }
           : {}),
       };
-      const appEnv = () => Object.entries({ ...Object.fromEntries(this.environment), ...fixedEnv }).map(([k, v]) => `${k}=${v}`).sort();
+      const appEnv = () => Object.entries({ ...Object.fromEntries(this.environment), ...fixedEnv }).map(([k, v]) => `${k}=${terraformLiteral(v)}`).sort();
       const app = new container.Container(this, `Server${index}App`, {
         name: generationName(appHost, [this.appImage.imageId, ...(db ? [db.password, db.caCertificatePem ?? ''] : [])], () => [appEnv(), appHc?.label.value ?? '']),
         image: this.appImage.imageId,

@@ -3,13 +3,13 @@ import { Aspects, TerraformOutput, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { AppServerPair, AppServerPairProps, Codebase } from './app-server-pair';
-import { ContainerLogging, ContainerLoggingProps, defaultNamePrefix, ensureDockerProvider, terraformLiteral } from './docker';
+import { ContainerLogging, ContainerLoggingProps, namePrefixFor, ensureDockerProvider, terraformLiteral } from './docker';
 import { parseSubnet, upperHalf } from './ipv4';
 import { LoadBalancer, LoadBalancerProps } from './load-balancer';
 import { Monitoring, MonitoringImages, MonitoringProps } from './monitoring';
 import { MySqlPrimaryReplica, MySqlPrimaryReplicaProps } from './mysql-primary-replica';
 import { SecurityPolicy } from './security-policy';
-import { childPath, dockerName, imageRef, parseProps } from './validation';
+import { childPath, imageRef, parseProps, namePrefix } from './validation';
 
 /** Images for every component; each defaults to a pinned official image. */
 export interface StackImages {
@@ -57,7 +57,7 @@ export interface DistributedWebStackProps {
 
 const schema = z.strictObject({
   codebase: z.any(),
-  namePrefix: dockerName.optional(),
+  namePrefix: namePrefix.optional(),
   images: z.strictObject({ haproxy: imageRef.optional(), nginx: imageRef.optional(), database: imageRef.optional(), golang: imageRef.optional(), monitoring: z.any().optional() }).default({}),
   loadBalancer: z.any().optional(),
   appServers: z.any().optional(),
@@ -100,12 +100,12 @@ export class DistributedWebStack extends Construct {
   constructor(scope: Construct, id: string, props: DistributedWebStackProps) {
     const path = childPath(scope, id);
     const p = parseProps(schema, props, path);
+    const prefix = namePrefixFor(scope, path, p.namePrefix);
     super(scope, id);
     const stack = TerraformStack.of(this);
     const stackChildren = new Set(stack.node.children);
     try {
       ensureDockerProvider(this);
-      const prefix = p.namePrefix ?? defaultNamePrefix(this);
       const net = (nid: string, suffix: string, internal: boolean, ipamConfig?: network.NetworkIpamConfig[]) =>
         new network.Network(this, nid, { name: `${prefix}-${suffix}`, driver: 'bridge', internal, ipamConfig, labels: [{ label: 'dws.tier', value: suffix }] });
       // A load balancer pair needs fixed addresses on edge: Docker hands out only the upper half.

@@ -1,3 +1,4 @@
+import { resolveNamePrefix } from './validation';
 import { createHash } from 'node:crypto';
 import { container, network, provider } from '@cdktf/provider-docker';
 import { provider as randomProvider } from '@cdktf/provider-random';
@@ -62,9 +63,9 @@ export function ensureRandomProvider(scope: Construct): void {
   ensureProvider(scope, 'random', (stack) => new randomProvider.RandomProvider(stack, 'random'));
 }
 
-/** The container-name prefix a construct uses when none is given: its stack's id. */
-export function defaultNamePrefix(scope: Construct): string {
-  return TerraformStack.of(scope).node.id;
+/** The name prefix a construct under scope uses: the one given, else derived from its stack's id. */
+export function namePrefixFor(scope: Construct, constructPath: string, given: string | undefined): string {
+  return resolveNamePrefix(TerraformStack.of(scope).node.id, constructPath, given);
 }
 
 export const DOCKER_DNS = '127.0.0.11';
@@ -75,11 +76,24 @@ export function networkSubnet(n: network.Network): string {
 }
 
 /**
- * Terraform reads `${` and `%{` in any string as template syntax. Rendered files (shell scripts)
- * use both literally, so they are escaped before they go into the configuration.
+ * Terraform reads `${` and `%{` in any string as template syntax: a user's `${file("/etc/shadow")}`
+ * would be evaluated on the deploying machine. Every text that reaches the configuration (files,
+ * env, build args, labels, log options) goes through here: the literal parts are escaped, the
+ * tokens in it (references to other resources, variables) are kept.
  */
 export function terraformLiteral(text: string): string {
-  return text.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
+  return text
+    .split(STRING_TOKEN)
+    .map((part, i) => (i % 2 ? part : part.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{')))
+    .join('');
+}
+
+/** cdktf's marker of a token inside a string (its BEGIN_STRING_TOKEN_MARKER ... END_TOKEN_MARKER). */
+const STRING_TOKEN = /(\$\{TfToken\[[^\]]*\]\})/;
+
+/** terraformLiteral for each value of a record. */
+export function terraformLiterals(values: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, terraformLiteral(v)]));
 }
 
 /**
@@ -116,7 +130,7 @@ export class ContainerLogging implements IAspect {
   visit(node: IConstruct): void {
     if (node instanceof container.Container) {
       node.logDriver = this.props.driver;
-      node.logOpts = this.props.options ?? {};
+      node.logOpts = terraformLiterals(this.props.options ?? {});
     }
   }
 }

@@ -8,13 +8,13 @@ import { Construct } from 'constructs';
 import { z } from 'zod';
 import { renderDockerUserRules } from './config/firewall';
 import { renderHaproxyConfig, HaproxyServer } from './config/haproxy';
-import { DOCKER_DNS, defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, hardening, memoryLimit, healthcheck, shortHash, terraformLiteral } from './docker';
+import { DOCKER_DNS, namePrefixFor, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, hardening, memoryLimit, healthcheck, shortHash, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { renderKeepalivedConfig, renderLbHealthCheck, renderLbNodeSupervisor } from './config/keepalived';
 import { DEFAULT_IMAGES, registryImage } from './images';
 import { isHostIn, nthAddress, parseSubnet } from './ipv4';
 import { SecurityPolicy } from './security-policy';
-import { childPath, dockerName, imageRef, intBetween, parseProps } from './validation';
+import { childPath, imageRef, intBetween, parseProps, namePrefix } from './validation';
 
 /** One server in a load balancer's backend, found by its Docker DNS name. */
 export interface LoadBalancerServer {
@@ -231,7 +231,8 @@ const schema = z.strictObject({
   statsPort: intBetween(1, 65535).default(8404),
   healthCheck: z
     .strictObject({
-      path: z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%\/?-]*$/, { error: 'must be a URL path starting with "/" without spaces' }).default('/healthz'),
+      // No quote, space or "#": HAProxy reads those as syntax (an unmatched quote stops it).
+      path: z.string().regex(/^\/[A-Za-z0-9._~!$&()*+,;=:@%\/?-]*$/, { error: 'must be a URL path starting with "/", of letters, digits and ._~!$&()*+,;=:@%/?- only (no quote, space or "#")' }).default('/healthz'),
       expectStatus: intBetween(100, 599).default(200),
       intervalSeconds: intBetween(1, 60).default(2),
       timeoutSeconds: intBetween(1, 60).default(2),
@@ -260,7 +261,7 @@ const schema = z.strictObject({
   maxConnections: intBetween(1, 1_000_000).default(4096),
   memoryMb: intBetween(16, 1_048_576).default(256),
   image: imageRef.default(DEFAULT_IMAGES.haproxy),
-  namePrefix: dockerName.optional(),
+  namePrefix: namePrefix.optional(),
 });
 
 const CONFIG_PATH = '/usr/local/etc/haproxy/haproxy.cfg';
@@ -334,6 +335,10 @@ export class LoadBalancer extends Construct {
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
     const path = childPath(scope, id);
     const p = parseProps(schema, props, path);
+    const prefix = namePrefixFor(scope, path, p.namePrefix);
+    if (p.tls !== false && p.tlsListenPort === p.listenPort) {
+      throw new ValidationError(path, 'tlsListenPort', `must differ from listenPort ${p.listenPort}: HAProxy would bind the port twice and split its connections (got ${p.tlsListenPort})`);
+    }
     if (p.statsPort === p.listenPort || p.statsPort === p.tlsListenPort) {
       throw new ValidationError(path, 'statsPort', `must differ from listenPort ${p.listenPort} and tlsListenPort ${p.tlsListenPort} (got ${p.statsPort})`);
     }
@@ -344,7 +349,6 @@ export class LoadBalancer extends Construct {
     const pair = p.pair && resolvePair(path, p.pair, (props.publish ?? {}) as Record<string, unknown>, p.networks as network.Network[]);
     super(scope, id);
     ensureDockerProvider(this);
-    const prefix = p.namePrefix ?? defaultNamePrefix(this);
     // With a pair, clients use the floating IP on the container ports; nothing is published.
     this.virtualIp = pair?.virtualIp;
     this.publishedAddress = pair ? pair.virtualIp : p.publish.address;
@@ -495,7 +499,7 @@ export class LoadBalancer extends Construct {
           upload: [
             ...uploads(this.statsHosts[i]),
             // Not a literal: the password is a token (and the text has no template syntax).
-            { file: PAIR_PATHS.keepalived, content: keepalived, permissions: '0600' },
+            { file: PAIR_PATHS.keepalived, content: terraformLiteral(keepalived), permissions: '0600' },
             { file: PAIR_PATHS.supervisor, content: terraformLiteral(renderLbNodeSupervisor({ haproxyConfigPath: CONFIG_PATH, keepalivedTemplatePath: PAIR_PATHS.keepalived, sourceAddress: address })), permissions: '0755' },
             { file: PAIR_PATHS.check, content: terraformLiteral(renderLbHealthCheck({ statsPort: p.statsPort, timeoutSeconds: 1 })), permissions: '0755' },
           ],

@@ -11,12 +11,12 @@ import { HTTPS_PROBE_MODULE, renderBlackboxConfig } from './config/blackbox';
 import { DASHBOARD_FILES, dashboardsDir, renderGrafanaDashboardProvider, renderGrafanaDatasource } from './config/grafana';
 import { EXPORTER_USER, HEARTBEAT } from './config/mysql';
 import { AlertThresholds, DEFAULT_ALERT_THRESHOLDS, ProbeJob, renderAlertRules, renderPrometheusConfig, ScrapeJob } from './config/prometheus';
-import { defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, hardening, healthcheck, memoryLimit, terraformLiteral } from './docker';
+import { namePrefixFor, ensureDockerProvider, ensureRandomProvider, hardening, healthcheck, memoryLimit, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { registryImage } from './images';
 import { LoadBalancer } from './load-balancer';
 import { MySqlPrimaryReplica } from './mysql-primary-replica';
-import { childPath, dockerName, imageRef, intBetween, parseProps } from './validation';
+import { childPath, imageRef, intBetween, parseProps, namePrefix } from './validation';
 
 /** Images of the monitoring stack; each defaults to a pinned official image. */
 export interface MonitoringImages {
@@ -129,7 +129,7 @@ const schema = z.strictObject({
     .default({}),
   grafana: z.boolean({ error: 'must be true or false' }).default(false),
   prometheusMemoryMb: intBetween(64, 1_048_576).default(512),
-  namePrefix: dockerName.optional(),
+  namePrefix: namePrefix.optional(),
 });
 
 const CONF = '/etc/dws';
@@ -158,6 +158,12 @@ export class Monitoring extends Construct {
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     const path = childPath(scope, id);
     const p = parseProps(schema, props, path);
+    const prefix = namePrefixFor(scope, path, p.namePrefix);
+    (p.receivers as AlertReceiver[]).forEach((r, i) => {
+      if ('webhook' in r && !/^https?:\/\//i.test(r.webhook.url)) {
+        throw new ValidationError(path, `receivers.${i}.webhook.url`, `must be an http:// or https:// URL: Alertmanager refuses any other scheme and would not start (got ${JSON.stringify(r.webhook.url)})`);
+      }
+    });
     const lb = p.loadBalancer as LoadBalancer | undefined;
     if (lb && !lb.statsHost) {
       throw new ValidationError(path, 'loadBalancer', 'must have a managementNetwork (its statistics listen only there)');
@@ -174,7 +180,6 @@ export class Monitoring extends Construct {
     }
     super(scope, id);
     ensureDockerProvider(this);
-    const prefix = p.namePrefix ?? defaultNamePrefix(this);
     const mgmt = p.managementNetwork as network.Network;
     const db = p.database as MySqlPrimaryReplica | undefined;
     const images = { ...DEFAULT_MONITORING_IMAGES, ...Object.fromEntries(Object.entries(p.images).filter(([, v]) => v)) };

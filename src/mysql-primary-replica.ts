@@ -10,17 +10,21 @@ import {
   DB_TLS_FILES,
   DatabaseEngine,
   DatabaseRole,
+  EXPORTER_USER,
+  FAILOVER_USER,
+  HEARTBEAT,
   dbHealthcheckCommand,
+  guardedSetting,
   renderDbEntrypoint,
   containerHostPattern,
   renderMyCnf,
 } from './config/mysql';
 import { DB_ROUTER_PATHS, FAILOVER_METRICS_PORT, FAILOVER_PATHS, ROUTE_DIR, renderDbRouterConfig, renderFailoverConfig, renderRouteCheck } from './config/db-failover';
-import { DOCKER_DNS, shortHash, defaultNamePrefix, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, hardening, memoryLimit, healthcheck, terraformLiteral } from './docker';
+import { DOCKER_DNS, shortHash, namePrefixFor, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, hardening, memoryLimit, healthcheck, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, hashDirectory, registryImage } from './images';
 import { resolve } from 'node:path';
-import { childPath, dockerName, imageRef, intBetween, parseProps, sqlIdentifier } from './validation';
+import { childPath, dockerName, imageRef, intBetween, parseProps, sqlIdentifier, namePrefix } from './validation';
 
 /** What an application needs to use a database: the writer and reader endpoints. */
 export interface IDatabaseConnection {
@@ -78,8 +82,20 @@ export interface MySqlPrimaryReplicaProps {
   readonly port?: number;
   /** server_id of the primary; the replica gets the next one. @default 1 */
   readonly serverIdBase?: number;
-  /** Extra [mysqld] settings for both servers, e.g. { innodb_buffer_pool_size: "256M" }. @default none */
+  /**
+   * Extra [mysqld] settings for both servers, e.g. { innodb_buffer_pool_size: "256M" }. The
+   * options the library sets itself, which its guarantees rest on (server_id, read_only,
+   * super_read_only, log_bin, sync_binlog, gtid_*, the semi-sync and TLS options, ...), and
+   * skip_grant_tables, skip_networking, init_file are refused here: see `guardedSettingOverrides`.
+   * @default none
+   */
   readonly settings?: Record<string, string | number | boolean>;
+  /**
+   * Overrides of options the library's guarantees rest on (see `settings`), written after its
+   * own. Each one can break failover, fencing or durability: you own the consequences.
+   * @default none
+   */
+  readonly guardedSettingOverrides?: Record<string, string | number | boolean>;
   /**
    * Semi-synchronous replication, waiting AFTER_SYNC: the primary acknowledges a commit only once
    * the replica has it in its relay log, so losing the primary loses no acknowledged write. If
@@ -137,17 +153,32 @@ const settingValue = z.union([z.string(), z.number(), z.boolean()], { error: 'mu
 const SEMI_SYNC_TIMEOUT = 'must be a whole number of milliseconds between 100 and 86400000';
 const semiSyncTimeout = z.number({ error: SEMI_SYNC_TIMEOUT }).refine((v) => Number.isInteger(v) && v >= 100 && v <= 86_400_000, { error: SEMI_SYNC_TIMEOUT });
 
+/** Schemas the app's database must not be: the servers' own, and the library's (the heartbeat). */
+const RESERVED_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys', HEARTBEAT.database];
+/** Accounts the app's and the replication user must not be: the servers' own, and the library's. */
+const RESERVED_ACCOUNTS = ['root', 'mysql', 'mariadb', FAILOVER_USER, EXPORTER_USER];
+const account = sqlIdentifier.refine((n) => !RESERVED_ACCOUNTS.includes(n.toLowerCase()), {
+  error: `must not be a server's own account or one the library creates (${RESERVED_ACCOUNTS.join(', ')})`,
+});
+
 const schema = z.strictObject({
   network: z.any().refine((n) => n !== undefined && n !== null, { error: 'is required: the docker network both servers join' }),
   engine: z.enum(['mysql', 'mariadb'], { error: 'must be "mysql" or "mariadb"' }).default('mysql'),
   image: imageRef.optional(),
-  databaseName: sqlIdentifier.default('app'),
-  appUser: sqlIdentifier.default('app'),
-  replicationUser: sqlIdentifier.default('repl'),
-  port: intBetween(1, 65535).default(3306),
+  databaseName: sqlIdentifier
+    .refine((n) => !RESERVED_SCHEMAS.includes(n.toLowerCase()), { error: `must not be a system schema or the library's own (${RESERVED_SCHEMAS.join(', ')})` })
+    .default('app'),
+  appUser: account.default('app'),
+  replicationUser: account.default('repl'),
+  // The reader endpoint listens on port + 1.
+  port: intBetween(1, 65534).default(3306),
   serverIdBase: intBetween(1, 4_294_967_294).default(1),
   settings: z
     .record(z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: 'must be an option name such as "innodb_buffer_pool_size"' }), settingValue)
+    .refine((r) => Object.values(r).every((v) => !/[\n\r]/.test(String(v))), { error: 'values must be on one line' })
+    .default({}),
+  guardedSettingOverrides: z
+    .record(z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: 'must be an option name such as "sync_binlog"' }), settingValue)
     .refine((r) => Object.values(r).every((v) => !/[\n\r]/.test(String(v))), { error: 'values must be on one line' })
     .default({}),
   semiSync: z
@@ -166,7 +197,7 @@ const schema = z.strictObject({
   routerImage: imageRef.optional(),
   agentBuilderImage: imageRef.optional(),
   managementNetwork: z.any().optional(),
-  namePrefix: dockerName.optional(),
+  namePrefix: namePrefix.optional(),
 });
 
 /**
@@ -255,25 +286,36 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
   private readonly exporters: string[] = [];
 
   constructor(scope: Construct, id: string, props: MySqlPrimaryReplicaProps) {
-    const p = parseProps(schema, props, childPath(scope, id));
-    super(scope, id);
-    ensureDockerProvider(this);
-    ensureRandomProvider(this);
-    const prefix = p.namePrefix ?? defaultNamePrefix(this);
+    const path = childPath(scope, id);
+    const p = parseProps(schema, props, path);
+    const prefix = namePrefixFor(scope, path, p.namePrefix);
+    // Every cross-field check before super(): a refused construct leaves nothing in the tree.
+    for (const [key, value] of Object.entries(p.settings)) {
+      const guarded = guardedSetting(key);
+      if (guarded) {
+        throw new ValidationError(path, `settings.${key}`, `is an option the library's guarantees rest on (${guarded}: failover, fencing, durability or TLS); to override it anyway, set it in guardedSettingOverrides (got ${JSON.stringify(value)})`);
+      }
+    }
+    if (p.appUser.toLowerCase() === p.replicationUser.toLowerCase()) {
+      throw new ValidationError(path, 'replicationUser', `must differ from appUser: the accounts have different privileges (got ${JSON.stringify(p.replicationUser)})`);
+    }
     const automatic = p.failover.automatic ?? p.semiSync !== false;
     if (automatic && p.semiSync === false) {
-      throw new ValidationError(childPath(scope, id), 'failover.automatic', 'needs semiSync: without it the replica may lack acknowledged writes (got true with semiSync false)');
+      throw new ValidationError(path, 'failover.automatic', 'needs semiSync: without it the replica may lack acknowledged writes (got true with semiSync false)');
     }
     // A writer cut off from the agent and the replica but not from the router holds commits for up
     // to the semi-sync timeout before it acknowledges them without the replica: the router must
     // have cut it off (failover, plus up to 3 s of checks) before that, or such a write is lost.
     if (automatic && p.semiSync !== false && (p.failover.afterSeconds + 3) * 1000 > p.semiSync.timeoutMs) {
       throw new ValidationError(
-        childPath(scope, id),
+        path,
         'failover.afterSeconds',
         `must be at least 3 s below the semi-sync timeout (${p.semiSync.timeoutMs} ms), so the old writer is cut off before it acknowledges a write without the replica (got ${p.failover.afterSeconds})`,
       );
     }
+    super(scope, id);
+    ensureDockerProvider(this);
+    ensureRandomProvider(this);
     this.engine = p.engine;
     this.network = p.network as network.Network;
     this.port = p.port;
@@ -357,7 +399,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
         // Lazy: the exporter's password file exists only once an exporter is allowed.
         upload: Lazy.anyValue({
           produce: () => [
-            { file: DB_PATHS.config, content: terraformLiteral(renderMyCnf({ engine: p.engine, role, serverId, port: p.port, semiSyncTimeoutMs, tls: tlsFiles, extraSettings: p.settings })) },
+            { file: DB_PATHS.config, content: terraformLiteral(renderMyCnf({ engine: p.engine, role, serverId, port: p.port, semiSyncTimeoutMs, tls: tlsFiles, extraSettings: { ...p.settings, ...p.guardedSettingOverrides } })) },
             { file: DB_PATHS.entrypoint, content: entrypoint, executable: true },
             // The key is uploaded root-only; the entrypoint hands it to the mysql user.
             ...(tls
@@ -466,7 +508,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       upload: [
         {
           file: DB_ROUTER_PATHS.config,
-          content: renderDbRouterConfig({
+          content: terraformLiteral(renderDbRouterConfig({
             nodes: [hosts.primary, hosts.replica],
             nodePort: p.port,
             writerPort: this.port,
@@ -474,10 +516,10 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
             resolver: DOCKER_DNS,
             maxConnections: 4000,
             ...(mgmt ? { listenAddress: routerOn.data, metrics: { address: routerOn.mgmt, port: ROUTER_METRICS_PORT } } : {}),
-          }),
+          })),
         },
         // Run by HAProxy's own user.
-        { file: DB_ROUTER_PATHS.routeCheck, content: renderRouteCheck(), permissions: '0755' },
+        { file: DB_ROUTER_PATHS.routeCheck, content: terraformLiteral(renderRouteCheck()), permissions: '0755' },
       ],
       networksAdvanced: [
         { name: this.network.name, aliases: [routerName, ...(mgmt ? [routerOn.data] : [])] },

@@ -72,3 +72,32 @@ export const sqlIdentifier = z
 export function childPath(scope: { node: { path: string } }, id: string): string {
   return scope.node.path ? `${scope.node.path}/${id}` : id;
 }
+
+/**
+ * The longest name the library makes from a prefix: the management alias of an Nginx container's
+ * generation, `<prefix>-server-1-nginx-<12 hex>-mgmt`. Docker DNS names must fit one DNS label
+ * (63 characters).
+ */
+const LONGEST_NAME_SUFFIX = '-server-1-nginx-<12 hex>-mgmt';
+export const NAME_PREFIX_MAX_LENGTH = 63 - '-server-1-nginx-0123456789ab-mgmt'.length;
+const NAME_PREFIX_RULE = `must be lowercase letters, digits and "-" (not first or last), at most ${NAME_PREFIX_MAX_LENGTH} characters (image names must be lowercase; the longest name made from it, "<prefix>${LONGEST_NAME_SUFFIX}", must fit a 63-character DNS label)`;
+
+/** A prefix of every Docker name of a stack: containers, networks, volumes, images, DNS aliases. */
+export const namePrefix = z
+  .string({ error: NAME_PREFIX_RULE })
+  .max(NAME_PREFIX_MAX_LENGTH, { error: NAME_PREFIX_RULE })
+  .regex(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/, { error: NAME_PREFIX_RULE });
+
+/**
+ * The prefix a construct uses: the one given (already checked by its schema), else one derived
+ * from the stack's id (lowercased, other characters as "-"), which must pass the same rule.
+ */
+export function resolveNamePrefix(stackId: string, constructPath: string, given: string | undefined): string {
+  if (given !== undefined) return given;
+  const derived = stackId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const r = namePrefix.safeParse(derived);
+  if (!r.success) {
+    throw new ValidationError(constructPath, 'namePrefix', `${NAME_PREFIX_RULE}; derived from the stack id ${JSON.stringify(stackId)} it would be ${JSON.stringify(derived)}: set namePrefix (got undefined)`);
+  }
+  return derived;
+}

@@ -1,3 +1,4 @@
+import { Testing, TerraformStack } from 'cdktf';
 import { describe, expect, it } from 'vitest';
 import { DB_PATHS, DistributedWebStack, LoadBalancer, Monitoring, MySqlPrimaryReplica, ValidationError } from '../src';
 import { baseName, byName, passwordLiterals, resources, synthStack, testNetwork, uploaded } from './helpers';
@@ -171,5 +172,13 @@ describe('Monitoring validation', () => {
         new Monitoring(stack, 'mon', { managementNetwork: testNetwork(stack, 'mgmt', true), receivers: [{ webhook: { url: 'not a url' } }] });
       }),
     ).toThrow(/test\/mon: receivers\.0/);
+  });
+
+  it.each(['javascript:alert(1)', 'file:///etc/passwd', 'ftp://hooks.internal/x'])('refuses a webhook that is not http(s), which would stop Alertmanager from starting: %s', (url) => {
+    const stack = new TerraformStack(Testing.app(), 'test');
+    expect(() => new Monitoring(stack, 'mon', { managementNetwork: testNetwork(stack, 'mgmt', true), receivers: [{ webhook: { url: 'http://ok.internal/' } }, { webhook: { url } }] })).toThrow(
+      new ValidationError('test/mon', 'receivers.1.webhook.url', `must be an http:// or https:// URL: Alertmanager refuses any other scheme and would not start (got ${JSON.stringify(url)})`),
+    );
+    expect(stack.node.tryFindChild('mon')).toBeUndefined();
   });
 });

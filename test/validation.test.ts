@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Testing, TerraformStack } from 'cdktf';
 import { describe, expect, it } from 'vitest';
 import { AppServerPair, DistributedWebStack, LoadBalancer, MySqlPrimaryReplica, ValidationError } from '../src';
-import { testNetwork } from './helpers';
+import { synthStack, testNetwork } from './helpers';
 
 const APP_DIR = join(__dirname, '..', 'examples', 'app');
 const stack = () => new TerraformStack(Testing.app(), 'test');
@@ -35,7 +35,10 @@ describe('LoadBalancer validation', () => {
     [{ healthCheck: { rise: 0 } }, 'test/lb: healthCheck.rise must be an integer between 1 and 10 (got 0)'],
     [{ healthCheck: { timeoutSeconds: 61 } }, 'test/lb: healthCheck.timeoutSeconds must be an integer between 1 and 60 (got 61)'],
     [{ healthCheck: { expectStatus: 99 } }, 'test/lb: healthCheck.expectStatus must be an integer between 100 and 599 (got 99)'],
-    [{ healthCheck: { path: 'healthz' } }, 'test/lb: healthCheck.path must be a URL path starting with "/" without spaces (got "healthz")'],
+    [{ healthCheck: { path: 'healthz' } }, 'test/lb: healthCheck.path must be a URL path starting with "/", of letters, digits and ._~!$&()*+,;=:@%/?- only (no quote, space or "#") (got "healthz")'],
+    // A quote would leave HAProxy's line unmatched (it does not start) or check another path.
+    [{ healthCheck: { path: "/health'z" } }, 'test/lb: healthCheck.path must be a URL path starting with "/", of letters, digits and ._~!$&()*+,;=:@%/?- only (no quote, space or "#") (got "/health\'z")'],
+    [{ tlsListenPort: 80 }, 'test/lb: tlsListenPort must differ from listenPort 80: HAProxy would bind the port twice and split its connections (got 80)'],
     [{ healthCheck: { pth: '/x' } }, 'test/lb: healthCheck.pth is not a known property (check the spelling)'],
     [{ publish: { address: '0.0.0' } }, 'test/lb: publish.address must be an IPv4 address such as "127.0.0.1" (got "0.0.0")'],
     [{ publish: { httpsPort: 70000 } }, 'test/lb: publish.httpsPort must be an integer between 1 and 65535 (got 70000)'],
@@ -49,7 +52,10 @@ describe('LoadBalancer validation', () => {
     [{ timeouts: { connectSeconds: 0 } }, 'test/lb: timeouts.connectSeconds must be an integer between 1 and 300 (got 0)'],
     [{ maxConnections: -1 }, 'test/lb: maxConnections must be an integer between 1 and 1000000 (got -1)'],
     [{ image: 'bad image' }, 'test/lb: image must be an image reference such as "haproxy:3.0" or "registry.example.com/team/haproxy:3.0" (got "bad image")'],
-    [{ namePrefix: '-web' }, 'test/lb: namePrefix must start with a letter or digit and contain only letters, digits, "_", "." or "-" (at most 63 characters) (got "-web")'],
+    [{ namePrefix: '-web' }, `test/lb: namePrefix must be lowercase letters, digits and "-" (not first or last), at most 30 characters (image names must be lowercase; the longest name made from it, "<prefix>-server-1-nginx-<12 hex>-mgmt", must fit a 63-character DNS label) (got "-web")`],
+    [{ namePrefix: 'MyShop' }, `test/lb: namePrefix must be lowercase letters, digits and "-" (not first or last), at most 30 characters (image names must be lowercase; the longest name made from it, "<prefix>-server-1-nginx-<12 hex>-mgmt", must fit a 63-character DNS label) (got "MyShop")`],
+    [{ namePrefix: 'shop.' }, `test/lb: namePrefix must be lowercase letters, digits and "-" (not first or last), at most 30 characters (image names must be lowercase; the longest name made from it, "<prefix>-server-1-nginx-<12 hex>-mgmt", must fit a 63-character DNS label) (got "shop.")`],
+    [{ namePrefix: 'a'.repeat(31) }, `test/lb: namePrefix must be lowercase letters, digits and "-" (not first or last), at most 30 characters (image names must be lowercase; the longest name made from it, "<prefix>-server-1-nginx-<12 hex>-mgmt", must fit a 63-character DNS label) (got "${'a'.repeat(31)}")`],
     [{ networks: [] }, 'test/lb: networks must hold at least one network (got [])'],
     [{ publicPort: 80 }, 'test/lb: publicPort is not a known property (check the spelling)'],
     [
@@ -101,7 +107,26 @@ describe('MySqlPrimaryReplica validation', () => {
     [{ databaseName: 'my-app' }, 'test/db: databaseName must start with a letter or "_" and contain only letters, digits and "_" (at most 32 characters) (got "my-app")'],
     [{ appUser: "x'; DROP" }, 'test/db: appUser must start with a letter or "_" and contain only letters, digits and "_" (at most 32 characters) (got "x\'; DROP")'],
     [{ replicationUser: '' }, 'test/db: replicationUser must start with a letter or "_" and contain only letters, digits and "_" (at most 32 characters) (got "")'],
-    [{ port: 99999 }, 'test/db: port must be an integer between 1 and 65535 (got 99999)'],
+    [{ port: 99999 }, 'test/db: port must be an integer between 1 and 65534 (got 99999)'],
+    // The reader endpoint listens on port + 1.
+    [{ port: 65535 }, 'test/db: port must be an integer between 1 and 65534 (got 65535)'],
+    // The app account would get data privileges on the grant tables.
+    [{ databaseName: 'mysql' }, "test/db: databaseName must not be a system schema or the library's own (mysql, information_schema, performance_schema, sys, dws) (got \"mysql\")"],
+    [{ databaseName: 'INFORMATION_SCHEMA' }, "test/db: databaseName must not be a system schema or the library's own (mysql, information_schema, performance_schema, sys, dws) (got \"INFORMATION_SCHEMA\")"],
+    [{ databaseName: 'dws' }, "test/db: databaseName must not be a system schema or the library's own (mysql, information_schema, performance_schema, sys, dws) (got \"dws\")"],
+    [{ appUser: 'root' }, "test/db: appUser must not be a server's own account or one the library creates (root, mysql, mariadb, dws_failover, exporter) (got \"root\")"],
+    [{ replicationUser: 'dws_failover' }, "test/db: replicationUser must not be a server's own account or one the library creates (root, mysql, mariadb, dws_failover, exporter) (got \"dws_failover\")"],
+    [{ appUser: 'shop', replicationUser: 'Shop' }, 'test/db: replicationUser must differ from appUser: the accounts have different privileges (got "Shop")'],
+    // What the guarantees rest on, however the option file would spell it.
+    [{ settings: { read_only: 'OFF' } }, 'test/db: settings.read_only is an option the library\'s guarantees rest on (read_only: failover, fencing, durability or TLS); to override it anyway, set it in guardedSettingOverrides (got "OFF")'],
+    [{ settings: { 'super-read-only': 0 } }, 'test/db: settings.super-read-only is an option the library\'s guarantees rest on (super_read_only: failover, fencing, durability or TLS); to override it anyway, set it in guardedSettingOverrides (got 0)'],
+    [{ settings: { 'loose-server_id': 9 } }, 'test/db: settings.loose-server_id is an option the library\'s guarantees rest on (server_id: failover, fencing, durability or TLS); to override it anyway, set it in guardedSettingOverrides (got 9)'],
+    [{ settings: { skip_log_bin: true } }, 'test/db: settings.skip_log_bin is an option the library\'s guarantees rest on (log_bin: failover, fencing, durability or TLS); to override it anyway, set it in guardedSettingOverrides (got true)'],
+    [{ settings: { skip_grant_tables: true } }, 'test/db: settings.skip_grant_tables is an option the library\'s guarantees rest on (skip_grant_tables: failover, fencing, durability or TLS); to override it anyway, set it in guardedSettingOverrides (got true)'],
+    [{ settings: { rpl_semi_sync_master_timeout: 1 } }, 'test/db: settings.rpl_semi_sync_master_timeout is an option the library\'s guarantees rest on (rpl_semi_sync_master_timeout: failover, fencing, durability or TLS); to override it anyway, set it in guardedSettingOverrides (got 1)'],
+    [{ settings: { sync_bin: 0 } }, 'test/db: settings.sync_bin is an option the library\'s guarantees rest on (sync_binlog: failover, fencing, durability or TLS); to override it anyway, set it in guardedSettingOverrides (got 0)'],
+    // Checked before anything is made: nothing is left in the tree.
+    [{ semiSync: false, failover: { automatic: true } }, 'test/db: failover.automatic needs semiSync: without it the replica may lack acknowledged writes (got true with semiSync false)'],
     [{ serverIdBase: 0 }, 'test/db: serverIdBase must be an integer between 1 and 4294967294 (got 0)'],
     [{ settings: { max_connections: [1] } }, 'test/db: settings.max_connections must be a string, number or boolean (got [1])'],
     [{ settings: { 'Bad Key': 1 } }, 'test/db: settings key must be an option name such as "innodb_buffer_pool_size" (got "Bad Key")'],
@@ -121,5 +146,78 @@ describe('DistributedWebStack validation', () => {
   it('rejects unknown image keys', () => {
     const message = errorOf((s) => new DistributedWebStack(s, 'web', { codebase: { image: 'shop:1' }, images: { mysql: 'x' } as any }));
     expect(message).toBe('test/web: images.mysql is not a known property (check the spelling)');
+  });
+});
+
+describe('name prefixes', () => {
+  // Containers' names and DNS aliases (image names are not DNS labels).
+  const names = (tf: any): string[] =>
+    Object.values<any>(tf.resource.docker_container).flatMap((c) => [c.name, ...(c.networks_advanced ?? []).flatMap((n: any) => n.aliases ?? [])]);
+  // A generation is 6 hex at synth plus 6 from a Terraform expression: count that as 6.
+  const length = (name: string) => name.replace(/\$\{[^}]*\}/g, 'xxxxxx').length;
+
+  it('at the longest allowed (30 characters), every Docker name and DNS alias of the whole stack fits a DNS label', () => {
+    const prefix = 'a'.repeat(30);
+    const { tf } = synthStack((s) => new DistributedWebStack(s, 'web', { codebase: { image: 'shop:1' }, namePrefix: prefix }));
+    const all = names(tf).filter((n) => n.startsWith(prefix));
+    expect(all.length).toBeGreaterThan(30);
+    expect(Math.max(...all.map(length))).toBe(63);
+  });
+
+  it('derives the default from the stack id, lowercased (image names must be lowercase)', () => {
+    const s = new TerraformStack(Testing.app(), 'MyShop');
+    new MySqlPrimaryReplica(s, 'db', { network: testNetwork(s) });
+    const tf = JSON.parse(Testing.synth(s));
+    expect(Object.values<any>(tf.resource.docker_container).map((c) => c.name).sort()).toEqual(['myshop-db-failover', 'myshop-db-primary', 'myshop-db-replica', 'myshop-db-router']);
+  });
+
+  it('refuses a stack id it cannot derive a prefix from, and says to set namePrefix', () => {
+    const s = new TerraformStack(Testing.app(), '__');
+    expect(() => new MySqlPrimaryReplica(s, 'db', { network: testNetwork(s) })).toThrow(/^__\/db: namePrefix must be lowercase .*; derived from the stack id "__" it would be "": set namePrefix \(got undefined\)$/);
+    expect(s.node.tryFindChild('db')).toBeUndefined();
+  });
+});
+
+describe('MySqlPrimaryReplica guarded settings', () => {
+  it('takes other settings, and a guarded one only through guardedSettingOverrides, written after the library\'s own', () => {
+    const { tf } = synthStack((s) =>
+      new MySqlPrimaryReplica(s, 'db', { network: testNetwork(s), settings: { innodb_buffer_pool_size: '256M' }, guardedSettingOverrides: { sync_binlog: 0 } }),
+    );
+    const cnf = (Object.values<any>(tf.resource.docker_container).find((c) => c.name === 'test-db-primary').upload as any[]).find((u) => u.file.endsWith('.cnf')).content as string;
+    const lines = cnf.split('\n');
+    expect(lines).toContain('innodb_buffer_pool_size = 256M');
+    // The option file's last word wins.
+    expect(lines.lastIndexOf('sync_binlog = 0')).toBeGreaterThan(lines.indexOf('sync_binlog = 1'));
+  });
+});
+
+describe('text that reaches Terraform', () => {
+  const shadow = '${file("/etc/shadow")} %{ if true }x%{ endif }';
+  const escaped = '$${file("/etc/shadow")} %%{ if true }x%%{ endif }';
+
+  it('escapes Terraform template syntax in env values, build args and log options; references stay references', () => {
+    const { tf } = synthStack((s) => {
+      const web = new DistributedWebStack(s, 'web', {
+        codebase: { directory: APP_DIR, buildArgs: { NOTE: shadow } },
+        appServers: { environment: { NOTE: shadow } },
+        logging: { driver: 'json-file', options: { tag: shadow } },
+      });
+      web.appServers.addEnvironment('DB_REF', `${web.database!.writerHost}:${web.database!.port}`);
+    });
+    const apps = Object.values<any>(tf.resource.docker_container).filter((c) => String(c.name).includes('-app-'));
+    expect(apps).toHaveLength(2);
+    for (const a of apps) expect(a.env).toContain(`NOTE=${escaped}`);
+    const built = Object.values<any>(tf.resource.docker_image).find((i) => i.build?.build_args?.NOTE);
+    expect(built.build.build_args.NOTE).toBe(escaped);
+    for (const c of Object.values<any>(tf.resource.docker_container)) expect(c.log_opts).toEqual({ tag: escaped });
+    // Not a literal "${": no Terraform expression is left that the user did not mean.
+    expect(JSON.stringify(tf)).not.toContain(' ${file(');
+  });
+
+  it('keeps the tokens inside a string as references', async () => {
+    const { terraformLiteral } = await import('../src/docker');
+    const { Token } = await import('cdktf');
+    const ref = Token.asString({ resolve: () => 'x' });
+    expect(terraformLiteral(`a \${b} ${ref} %{c}`)).toBe(`a $\${b} ${ref} %%{c}`);
   });
 });

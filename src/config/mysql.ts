@@ -89,6 +89,34 @@ export function semiSyncSettings(engine: DatabaseEngine, role: DatabaseRole, tim
   ];
 }
 
+/**
+ * Options the library's guarantees rest on (identity, fencing, durability, GTIDs, semi-sync, TLS,
+ * accounts by DNS name), and ones that switch its safeguards off: `settings` may not set them.
+ */
+export const GUARDED_SETTINGS = [
+  'server_id', 'port', 'bind_address', 'datadir', 'socket', 'pid_file', 'skip_name_resolve', 'host_cache_size',
+  'log_bin', 'sync_binlog', 'innodb_flush_log_at_trx_commit', 'event_scheduler', 'gtid_mode', 'enforce_gtid_consistency',
+  'log_replica_updates', 'log_slave_updates', 'binlog_format', 'gtid_strict_mode', 'gtid_domain_id', 'read_only',
+  'super_read_only', 'relay_log', 'relay_log_recovery', 'replica_net_timeout', 'slave_net_timeout', 'skip_replica_start',
+  'skip_slave_start', 'ssl_ca', 'ssl_cert', 'ssl_key', 'require_secure_transport', 'skip_grant_tables', 'skip_networking', 'init_file',
+] as const;
+
+/**
+ * The guarded option a `settings` key would set, if any. Option files take "-" for "_", a
+ * "loose-" prefix, "skip-", "enable-" and "disable-" on booleans, and (MariaDB) unambiguous
+ * prefixes of a name.
+ */
+export function guardedSetting(key: string): string | undefined {
+  const k = key.toLowerCase().replace(/-/g, '_').replace(/^loose_/, '');
+  const bare = k.replace(/^(skip|enable|disable)_/, '');
+  for (const name of [k, bare]) {
+    if (name.startsWith('rpl_semi_sync')) return name;
+    const hit = GUARDED_SETTINGS.find((g) => g === name || (name.length >= 4 && g.startsWith(name)));
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
 /** Renders the server's whole option file (started with --defaults-file, so nothing else is read). */
 export function renderMyCnf(m: MyCnfModel): string {
   const settings: [string, string | number][] = [
