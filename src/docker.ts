@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { container, network, provider } from '@cdktf/provider-docker';
 import { provider as randomProvider } from '@cdktf/provider-random';
 import { provider as tlsProvider } from '@cdktf/provider-tls';
-import { Fn, IAspect, TerraformProvider, TerraformStack, Token } from 'cdktf';
+import { Aspects, Fn, IAspect, TerraformProvider, TerraformStack, Token } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 
 /** Canonical Go duration ("2s", "1m0s", "1m30s"): what the provider reads back. */
@@ -44,11 +44,27 @@ export function shortHash(...parts: string[]): string {
   return h.digest('hex').slice(0, 12);
 }
 
-/** Adds a default provider to the stack unless it already has one of that type. */
+/** The provider types a stack has been promised a default of. */
+const DEFAULT_PROVIDERS = new WeakMap<TerraformStack, Set<string>>();
+
+/**
+ * Gives the stack a default provider of this type at synth, unless it has an unaliased one by
+ * then: a provider the user declares after the constructs (with their own host or
+ * credentials) is the one used, and never a second, conflicting default.
+ */
 function ensureProvider(scope: Construct, type: string, create: (stack: TerraformStack) => void): void {
   const stack = TerraformStack.of(scope);
-  const found = stack.node.findAll().some((c) => c instanceof TerraformProvider && c.terraformResourceType === type);
-  if (!found) create(stack);
+  const promised = DEFAULT_PROVIDERS.get(stack) ?? new Set<string>();
+  DEFAULT_PROVIDERS.set(stack, promised);
+  if (promised.has(type)) return;
+  promised.add(type);
+  Aspects.of(stack).add({
+    visit(node: IConstruct) {
+      if (node !== stack) return;
+      const has = stack.node.findAll().some((c) => c instanceof TerraformProvider && c.terraformResourceType === type && !(c as TerraformProvider & { alias?: string }).alias);
+      if (!has) create(stack);
+    },
+  });
 }
 
 export function ensureDockerProvider(scope: Construct): void {

@@ -221,3 +221,31 @@ describe('text that reaches Terraform', () => {
     expect(terraformLiteral(`a \${b} ${ref} %{c}`)).toBe(`a $\${b} ${ref} %%{c}`);
   });
 });
+
+describe('default providers', () => {
+  it('uses a Docker provider declared after the constructs, and adds no second one', async () => {
+    const { provider } = await import('@cdktf/provider-docker');
+    const { tf } = synthStack((s) => {
+      new DistributedWebStack(s, 'web', { codebase: { image: 'shop:1' } });
+      new provider.DockerProvider(s, 'mine', { host: 'ssh://deploy@docker-host' });
+    });
+    expect(tf.provider.docker).toEqual([{ host: 'ssh://deploy@docker-host' }]);
+  });
+
+  it('adds one default of each provider when the stack declares none, however many constructs need it', () => {
+    const { tf } = synthStack((s) => {
+      new MySqlPrimaryReplica(s, 'db1', { network: testNetwork(s, 'net1'), namePrefix: 'one', tls: true });
+      new MySqlPrimaryReplica(s, 'db2', { network: testNetwork(s, 'net2'), namePrefix: 'two', tls: true });
+    });
+    expect(Object.fromEntries(Object.entries<any[]>(tf.provider).map(([k, v]) => [k, v.length]))).toEqual({ docker: 1, random: 1, tls: 1 });
+  });
+
+  it('an aliased provider alone is not the default: the default is still added', async () => {
+    const { provider } = await import('@cdktf/provider-docker');
+    const { tf } = synthStack((s) => {
+      new provider.DockerProvider(s, 'remote', { alias: 'remote', host: 'tcp://10.0.0.5:2376' });
+      new MySqlPrimaryReplica(s, 'db', { network: testNetwork(s) });
+    });
+    expect(tf.provider.docker).toEqual([{ alias: 'remote', host: 'tcp://10.0.0.5:2376' }, {}]);
+  });
+});
