@@ -14,7 +14,7 @@ import { renderKeepalivedConfig, renderLbHealthCheck, renderLbNodeSupervisor } f
 import { DEFAULT_IMAGES, registryImage } from './images';
 import { isHostIn, nthAddress, parseSubnet } from './ipv4';
 import { SecurityPolicy } from './security-policy';
-import { childPath, imageRef, intBetween, parseProps, namePrefix } from './validation';
+import { childPath, imageRef, intBetween, isToken, parseProps, portOrToken, namePrefix } from './validation';
 
 /** One server in a load balancer's backend, found by its Docker DNS name. */
 export interface LoadBalancerServer {
@@ -165,9 +165,10 @@ export interface LoadBalancerPairProps {
   readonly image?: string;
 }
 
-const ipv4 = z
-  .string({ error: 'must be an IPv4 address such as "127.0.0.1"' })
-  .regex(/^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)$/, { error: 'must be an IPv4 address such as "127.0.0.1"' });
+const IPV4 = /^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)$/;
+const ipv4 = z.string({ error: 'must be an IPv4 address such as "127.0.0.1"' }).regex(IPV4, { error: 'must be an IPv4 address such as "127.0.0.1"' });
+/** Where the stack is published: an address, or a token (a Terraform variable, say). */
+const publishAddress = z.string({ error: 'must be an IPv4 address such as "127.0.0.1"' }).refine((v) => isToken(v) || IPV4.test(v), { error: 'must be an IPv4 address such as "127.0.0.1"' });
 
 const ADVERT = 'must be a whole number of seconds from 1 to 255, or a fraction from 0.05 to 40.95 in hundredths';
 
@@ -203,9 +204,9 @@ const schema = z.strictObject({
   targets: z.array(z.any()).default([]),
   publish: z
     .strictObject({
-      address: ipv4.default('127.0.0.1'),
-      httpPort: intBetween(1, 65535).default(8080),
-      httpsPort: intBetween(1, 65535).default(8443),
+      address: publishAddress.default('127.0.0.1'),
+      httpPort: portOrToken.default(8080),
+      httpsPort: portOrToken.default(8443),
       allowFrom: z.array(cidr).min(1, { error: 'must hold at least one CIDR ("0.0.0.0/0" for everyone)' }).default(['0.0.0.0/0']),
     })
     .default({ address: '127.0.0.1', httpPort: 8080, httpsPort: 8443, allowFrom: ['0.0.0.0/0'] }),

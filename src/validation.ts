@@ -1,3 +1,4 @@
+import { Token } from 'cdktf';
 import { z } from 'zod';
 import { ValidationError } from './errors';
 
@@ -58,10 +59,18 @@ export const dockerName = z
     error: 'must start with a letter or digit and contain only letters, digits, "_", "." or "-" (at most 63 characters)',
   });
 
+/** A Terraform token (a variable, another resource's attribute): taken as it is, Terraform resolves it. */
+export const isToken = (value: unknown) => value !== undefined && value !== null && Token.isUnresolved(value);
+
+const IMAGE_REF = 'must be an image reference such as "haproxy:3.0" or "registry.example.com/team/haproxy:3.0"';
 export const imageRef = z
-  .string({ error: 'must be an image reference such as "haproxy:3.0"' })
-  .regex(/^[a-z0-9][a-z0-9._\/:@-]*$/i, { error: 'must be an image reference such as "haproxy:3.0" or "registry.example.com/team/haproxy:3.0"' })
-  .refine((s) => !s.includes('..') && !s.endsWith(':'), { error: 'must be an image reference such as "haproxy:3.0"' });
+  .string({ error: IMAGE_REF })
+  .refine((s) => isToken(s) || (/^[a-z0-9][a-z0-9._\/:@-]*$/i.test(s) && !s.includes('..') && !s.endsWith(':')), { error: IMAGE_REF });
+
+/** A TCP port, or a token. */
+export const portOrToken = z
+  .number({ error: 'must be an integer between 1 and 65535' })
+  .refine((v) => isToken(v) || (Number.isInteger(v) && v >= 1 && v <= 65535), { error: 'must be an integer between 1 and 65535' });
 
 /** SQL identifiers we interpolate into bootstrap SQL: keep them boring. */
 export const sqlIdentifier = z

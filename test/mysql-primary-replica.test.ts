@@ -436,7 +436,7 @@ describe('MySqlPrimaryReplica', () => {
       [{ failover: { automatic: 'yes' } }, 'failover.automatic', 'must be true or false (got "yes")'],
       [{ failover: { after: 5 } }, 'failover.after', 'is not a known property (check the spelling)'],
       [{ writer: 'secondary' }, 'writer', 'must be "primary" or "replica" (got "secondary")'],
-      [{ routerImage: 'haproxy:' }, 'routerImage', 'must be an image reference such as "haproxy:3.0" (got "haproxy:")'],
+      [{ routerImage: 'haproxy:' }, 'routerImage', 'must be an image reference such as "haproxy:3.0" or "registry.example.com/team/haproxy:3.0" (got "haproxy:")'],
       // Apps reach the nodes only through the router: the per-client accounts are gone.
       [{ clients: ['web-server-1-app'] }, 'clients', 'is not a known property (check the spelling)'],
     ])('rejects %j with a clear message', (props, field, message) => {

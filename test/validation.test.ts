@@ -229,7 +229,7 @@ describe('default providers', () => {
       new DistributedWebStack(s, 'web', { codebase: { image: 'shop:1' } });
       new provider.DockerProvider(s, 'mine', { host: 'ssh://deploy@docker-host' });
     });
-    expect(tf.provider.docker).toEqual([{ host: 'ssh://deploy@docker-host' }]);
+    expect(tf.provider!.docker).toEqual([{ host: 'ssh://deploy@docker-host' }]);
   });
 
   it('adds one default of each provider when the stack declares none, however many constructs need it', () => {
@@ -237,7 +237,7 @@ describe('default providers', () => {
       new MySqlPrimaryReplica(s, 'db1', { network: testNetwork(s, 'net1'), namePrefix: 'one', tls: true });
       new MySqlPrimaryReplica(s, 'db2', { network: testNetwork(s, 'net2'), namePrefix: 'two', tls: true });
     });
-    expect(Object.fromEntries(Object.entries<any[]>(tf.provider).map(([k, v]) => [k, v.length]))).toEqual({ docker: 1, random: 1, tls: 1 });
+    expect(Object.fromEntries(Object.entries<any[]>(tf.provider!).map(([k, v]) => [k, v.length]))).toEqual({ docker: 1, random: 1, tls: 1 });
   });
 
   it('an aliased provider alone is not the default: the default is still added', async () => {
@@ -246,6 +246,29 @@ describe('default providers', () => {
       new provider.DockerProvider(s, 'remote', { alias: 'remote', host: 'tcp://10.0.0.5:2376' });
       new MySqlPrimaryReplica(s, 'db', { network: testNetwork(s) });
     });
-    expect(tf.provider.docker).toEqual([{ alias: 'remote', host: 'tcp://10.0.0.5:2376' }, {}]);
+    expect(tf.provider!.docker).toEqual([{ alias: 'remote', host: 'tcp://10.0.0.5:2376' }, {}]);
+  });
+});
+
+describe('Terraform tokens where a literal would do', () => {
+  it('takes a variable for the load balancer image, publish.address and publish.httpsPort, and passes it to Terraform', async () => {
+    const { TerraformVariable } = await import('cdktf');
+    const { tf } = synthStack((s) => {
+      const image = new TerraformVariable(s, 'lb_image', { type: 'string' });
+      const address = new TerraformVariable(s, 'publish_address', { type: 'string' });
+      const port = new TerraformVariable(s, 'https_port', { type: 'number' });
+      const lb = new LoadBalancer(s, 'lb', { networks: [testNetwork(s)], image: image.stringValue, publish: { address: address.stringValue, httpsPort: port.numberValue } });
+      lb.addServer({ name: 'a', host: 'a', port: 80 });
+    });
+    const c = Object.values<any>(tf.resource.docker_container).find((x) => x.name === 'test-lb');
+    expect(c.ports).toEqual([
+      { internal: 80, external: 8080, ip: '${var.publish_address}', protocol: 'tcp' },
+      { internal: 443, external: '${var.https_port}', ip: '${var.publish_address}', protocol: 'tcp' },
+    ]);
+    expect(JSON.stringify(tf)).toContain('${var.lb_image}');
+  });
+
+  it('still checks a literal', () => {
+    expect(errorOf((s) => new LoadBalancer(s, 'lb', { networks: [testNetwork(s, 'net')], publish: { address: 'localhost' } }))).toBe('test/lb: publish.address must be an IPv4 address such as "127.0.0.1" (got "localhost")');
   });
 });
