@@ -9,7 +9,7 @@ import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, hashDirectory, isDirectory, registryImage } from './images';
 import { ILoadBalancerTarget, LoadBalancerServer } from './load-balancer';
 import { IDatabaseConnection } from './mysql-primary-replica';
-import { childPath, imageRef, intBetween, parseProps, namePrefix } from './validation';
+import { childPath, imageRef, intBetween, parseProps, namePrefix, dockerNetwork, databaseConnection } from './validation';
 
 /** The application's code: an image, or a directory with a Dockerfile built on the Docker host. */
 export type Codebase =
@@ -85,9 +85,9 @@ function parseCodebase(input: unknown, path: string): z.output<typeof imageCodeb
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const schema = z.strictObject({
   codebase: z.any(),
-  network: z.any().refine((n) => n !== undefined && n !== null, { error: 'is required: the docker network the load balancer reaches' }),
-  managementNetwork: z.any().optional(),
-  database: z.any().optional(),
+  network: dockerNetwork('the one the load balancer reaches'),
+  managementNetwork: dockerNetwork('the management network').optional(),
+  database: databaseConnection.optional(),
   appPort: intBetween(1, 65535).default(3000),
   healthCheckPath: z.string().regex(/^\/[A-Za-z0-9._~\/?=&-]*$/, { error: 'must be a URL path starting with "/"' }).default('/healthz'),
   environment: z.record(z.string().regex(ENV_NAME, { error: 'must be an environment variable name such as "LOG_LEVEL"' }), z.string({ error: 'must be a string' })).default({}),

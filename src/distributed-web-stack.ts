@@ -9,7 +9,7 @@ import { LoadBalancer, LoadBalancerProps } from './load-balancer';
 import { Monitoring, MonitoringImages, MonitoringProps } from './monitoring';
 import { MySqlPrimaryReplica, MySqlPrimaryReplicaProps } from './mysql-primary-replica';
 import { SecurityPolicy } from './security-policy';
-import { childPath, imageRef, parseProps, namePrefix } from './validation';
+import { childPath, imageRef, parseProps, namePrefix, childProps } from './validation';
 
 /** Images for every component; each defaults to a pinned official image. */
 export interface StackImages {
@@ -56,12 +56,12 @@ export interface DistributedWebStackProps {
 }
 
 const schema = z.strictObject({
-  codebase: z.any(),
+  codebase: z.custom<any>((v) => v !== undefined && v !== null, { error: 'is required: { image: "..." } or { directory: "..." } (see AppServerPair)' }),
   namePrefix: namePrefix.optional(),
   images: z.strictObject({ haproxy: imageRef.optional(), nginx: imageRef.optional(), database: imageRef.optional(), golang: imageRef.optional(), monitoring: z.any().optional() }).default({}),
-  loadBalancer: z.any().optional(),
-  appServers: z.any().optional(),
-  database: z.any().optional(),
+  loadBalancer: childProps('LoadBalancer').optional(),
+  appServers: childProps('AppServerPair').optional(),
+  database: childProps('MySqlPrimaryReplica').optional(),
   hostFirewall: z.boolean({ error: 'must be true or false' }).default(false),
   monitoring: z.union([z.literal(false), z.record(z.string(), z.any())], { error: 'must be false or Monitoring props' }).default({}),
   logging: z

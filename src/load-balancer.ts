@@ -14,7 +14,7 @@ import { renderKeepalivedConfig, renderLbHealthCheck, renderLbNodeSupervisor } f
 import { DEFAULT_IMAGES, registryImage } from './images';
 import { isHostIn, nthAddress, parseSubnet } from './ipv4';
 import { SecurityPolicy } from './security-policy';
-import { childPath, imageRef, intBetween, isToken, parseProps, portOrToken, namePrefix } from './validation';
+import { childPath, imageRef, intBetween, isToken, parseProps, portOrToken, namePrefix, dockerNetwork, loadBalancerTarget } from './validation';
 
 /** One server in a load balancer's backend, found by its Docker DNS name. */
 export interface LoadBalancerServer {
@@ -181,7 +181,7 @@ const cidr = z.string().refine(
 );
 
 const pairSchema = z.strictObject({
-  network: z.any().optional(),
+  network: dockerNetwork('one of `networks`').optional(),
   subnet: z.string({ error: 'must be an IPv4 CIDR such as "10.213.0.0/24"' }).refine(
     (v) => cidr.safeParse(v).success && Number(v.split('/')[1]) <= 28 && parseSubnet(v) !== undefined,
     { error: 'must be an IPv4 network such as "10.213.0.0/24" (prefix length 28 or less, no host bits set)' },
@@ -199,9 +199,9 @@ const pairSchema = z.strictObject({
 
 const schema = z.strictObject({
   pair: pairSchema.optional(),
-  networks: z.array(z.any(), { error: 'must be a list of docker networks' }).min(1, { error: 'must hold at least one network' }),
-  managementNetwork: z.any().optional(),
-  targets: z.array(z.any()).default([]),
+  networks: z.array(dockerNetwork('the networks the load balancer joins'), { error: 'must be a list of docker networks' }).min(1, { error: 'must hold at least one network' }),
+  managementNetwork: dockerNetwork('the management network').optional(),
+  targets: z.array(loadBalancerTarget, { error: 'must be a list of load balancer targets' }).default([]),
   publish: z
     .strictObject({
       address: publishAddress.default('127.0.0.1'),

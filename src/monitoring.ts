@@ -16,7 +16,7 @@ import { ValidationError } from './errors';
 import { registryImage } from './images';
 import { LoadBalancer } from './load-balancer';
 import { MySqlPrimaryReplica } from './mysql-primary-replica';
-import { childPath, imageRef, intBetween, parseProps, namePrefix } from './validation';
+import { childPath, imageRef, intBetween, parseProps, namePrefix, dockerNetwork, databaseConnection } from './validation';
 
 /** Images of the monitoring stack; each defaults to a pinned official image. */
 export interface MonitoringImages {
@@ -96,11 +96,11 @@ const receiver = z.union(
 );
 
 const schema = z.strictObject({
-  managementNetwork: z.any().refine((n) => n !== undefined && n !== null, { error: 'is required: the network monitoring lives on' }),
+  managementNetwork: dockerNetwork('the internal network monitoring lives on'),
   loadBalancer: z.any().optional(),
-  probeNetwork: z.any().optional(),
+  probeNetwork: dockerNetwork('the network the public URL is probed from').optional(),
   appServers: z.any().optional(),
-  database: z.any().optional(),
+  database: databaseConnection.optional(),
   hostMetrics: z.boolean({ error: 'must be true or false' }).default(true),
   receivers: z.array(receiver).default([]),
   thresholds: z

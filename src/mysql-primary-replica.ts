@@ -24,7 +24,7 @@ import { DOCKER_DNS, shortHash, namePrefixFor, ensureDockerProvider, ensureRando
 import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, hashDirectory, registryImage } from './images';
 import { resolve } from 'node:path';
-import { childPath, dockerName, imageRef, intBetween, parseProps, sqlIdentifier, namePrefix } from './validation';
+import { childPath, dockerName, imageRef, intBetween, parseProps, sqlIdentifier, namePrefix, dockerNetwork } from './validation';
 
 /** What an application needs to use a database: the writer and reader endpoints. */
 export interface IDatabaseConnection {
@@ -162,7 +162,7 @@ const account = sqlIdentifier.refine((n) => !RESERVED_ACCOUNTS.includes(n.toLowe
 });
 
 const schema = z.strictObject({
-  network: z.any().refine((n) => n !== undefined && n !== null, { error: 'is required: the docker network both servers join' }),
+  network: dockerNetwork('the one both servers join'),
   engine: z.enum(['mysql', 'mariadb'], { error: 'must be "mysql" or "mariadb"' }).default('mysql'),
   image: imageRef.optional(),
   databaseName: sqlIdentifier
@@ -196,7 +196,7 @@ const schema = z.strictObject({
     .default({ afterSeconds: 5, catchUpTimeoutSeconds: 30 }),
   routerImage: imageRef.optional(),
   agentBuilderImage: imageRef.optional(),
-  managementNetwork: z.any().optional(),
+  managementNetwork: dockerNetwork('the management network').optional(),
   namePrefix: namePrefix.optional(),
 });
 

@@ -20,8 +20,18 @@ export function parseProps<S extends z.ZodType>(schema: S, input: unknown, const
     const keys = issue.keys.map((k) => `${prefix}${k}`).join(', ');
     throw new ValidationError(constructPath, keys, 'is not a known property (check the spelling)');
   }
-  const got = describe(valueAt(input, issue.path));
-  throw new ValidationError(constructPath, field, `${issue.message} (got ${got})`);
+  const value = valueAt(input, issue.path);
+  throw new ValidationError(constructPath, field, `${plain(issue, value, parts.length === 0)} (got ${describe(value)})`);
+}
+
+/** zod's own wording ("Invalid input: expected record, received null") in ours. */
+function plain(issue: z.core.$ZodIssue, value: unknown, isProps: boolean): string {
+  if (!issue.message.startsWith('Invalid input')) return issue.message;
+  if (isProps) return "must be an object (the construct's props)";
+  if (value === undefined) return 'is required';
+  const expected = (issue as { expected?: string }).expected ?? '';
+  const wanted: Record<string, string> = { object: 'must be an object', record: 'must be an object', array: 'must be a list', string: 'must be a string', number: 'must be a number', boolean: 'must be true or false' };
+  return wanted[expected] ?? 'is not valid here';
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -36,6 +46,8 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 function describe(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value === 'string') return JSON.stringify(value);
+  // JSON would show NaN and Infinity as null.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   if (typeof value === 'object' && value !== null && 'node' in value) return 'a construct';
   try {
     return JSON.stringify(value) ?? String(value);
@@ -110,3 +122,27 @@ export function resolveNamePrefix(stackId: string, constructPath: string, given:
   }
   return derived;
 }
+
+// Constructs and contracts passed as props, checked by shape: a user's copy of a provider package
+// may be another instance of the same class, so `instanceof` would refuse it.
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/** A docker network (network.Network of @cdktf/provider-docker). */
+export const dockerNetwork = (what: string) =>
+  z.custom<any>((n) => isObject(n) && typeof n.name === 'string' && typeof n.interpolationForAttribute === 'function', {
+    error: (issue) => `${issue.input === undefined ? 'is required:' : 'must be'} a docker network construct (network.Network of @cdktf/provider-docker), ${what}`,
+  });
+
+/** An ILoadBalancerTarget: something with loadBalancerServers(). */
+export const loadBalancerTarget = z.custom<any>((t) => isObject(t) && typeof t.loadBalancerServers === 'function', {
+  error: 'must be a load balancer target (an AppServerPair, or an object with loadBalancerServers())',
+});
+
+/** An IDatabaseConnection (a MySqlPrimaryReplica). */
+export const databaseConnection = z.custom<any>(
+  (d) => isObject(d) && typeof d.writerHost === 'string' && typeof d.readerHost === 'string' && typeof d.port === 'number' && typeof d.databaseName === 'string' && typeof d.user === 'string' && typeof d.password === 'string' && dockerNetwork('').safeParse(d.network).success,
+  { error: 'must be a MySqlPrimaryReplica (or an IDatabaseConnection: writerHost, readerHost, port, databaseName, user, password, network)' },
+);
+
+/** Props of a child construct, given as an object. */
+export const childProps = (construct: string) => z.record(z.string(), z.unknown(), { error: `must be ${construct} props (an object)` });

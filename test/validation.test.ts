@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Testing, TerraformStack } from 'cdktf';
 import { describe, expect, it } from 'vitest';
-import { AppServerPair, DistributedWebStack, LoadBalancer, MySqlPrimaryReplica, ValidationError } from '../src';
+import { AppServerPair, DistributedWebStack, LoadBalancer, Monitoring, MySqlPrimaryReplica, ValidationError } from '../src';
 import { synthStack, testNetwork } from './helpers';
 
 const APP_DIR = join(__dirname, '..', 'examples', 'app');
@@ -86,7 +86,7 @@ describe('AppServerPair validation', () => {
     [{ proxyReadTimeoutSeconds: 0 }, 'test/app: proxyReadTimeoutSeconds must be an integer between 1 and 3600 (got 0)'],
     [{ healthCheckPath: 'x' }, 'test/app: healthCheckPath must be a URL path starting with "/" (got "x")'],
     [{ appHealthCheck: [] }, 'test/app: appHealthCheck must be a Docker healthcheck test such as ["CMD", "curl", "-f", "http://127.0.0.1:3000/"] (got [])'],
-    [{ network: undefined }, 'test/app: network is required: the docker network the load balancer reaches (got undefined)'],
+    [{ network: undefined }, 'test/app: network is required: a docker network construct (network.Network of @cdktf/provider-docker), the one the load balancer reaches (got undefined)'],
   ])('%j → %s', (props, message) => {
     expect(errorOf(pair(props))).toBe(message);
   });
@@ -131,7 +131,7 @@ describe('MySqlPrimaryReplica validation', () => {
     [{ settings: { max_connections: [1] } }, 'test/db: settings.max_connections must be a string, number or boolean (got [1])'],
     [{ settings: { 'Bad Key': 1 } }, 'test/db: settings key must be an option name such as "innodb_buffer_pool_size" (got "Bad Key")'],
     [{ settings: { init_connect: 'a\nb' } }, 'test/db: settings values must be on one line (got {"init_connect":"a\\nb"})'],
-    [{ network: undefined }, 'test/db: network is required: the docker network both servers join (got undefined)'],
+    [{ network: undefined }, 'test/db: network is required: a docker network construct (network.Network of @cdktf/provider-docker), the one both servers join (got undefined)'],
   ])('%j → %s', (props, message) => {
     expect(errorOf(db(props))).toBe(message);
   });
@@ -270,5 +270,23 @@ describe('Terraform tokens where a literal would do', () => {
 
   it('still checks a literal', () => {
     expect(errorOf((s) => new LoadBalancer(s, 'lb', { networks: [testNetwork(s, 'net')], publish: { address: 'localhost' } }))).toBe('test/lb: publish.address must be an IPv4 address such as "127.0.0.1" (got "localhost")');
+  });
+});
+
+describe('wrong kinds of value: a clear message, never a TypeError, nothing left behind', () => {
+  const net = (s: TerraformStack) => testNetwork(s, 'net');
+  it.each([
+    ['a missing codebase', (s: TerraformStack) => new DistributedWebStack(s, 'web', {} as any), 'test/web: codebase is required: { image: "..." } or { directory: "..." } (see AppServerPair) (got undefined)'],
+    ['a string for database props', (s: TerraformStack) => new DistributedWebStack(s, 'web', { codebase: { image: 'a:1' }, database: 'mariadb' } as any), 'test/web: database must be MySqlPrimaryReplica props (an object) (got "mariadb")'],
+    ['no props at all', (s: TerraformStack) => new LoadBalancer(s, 'lb', undefined as any), "test/lb: props must be an object (the construct's props) (got undefined)"],
+    ['NaN for a port', (s: TerraformStack) => new LoadBalancer(s, 'lb', { networks: [net(s)], listenPort: NaN }), 'test/lb: listenPort must be an integer between 1 and 65535 (got NaN)'],
+    ['undefined in networks', (s: TerraformStack) => new LoadBalancer(s, 'lb', { networks: [undefined as any] }), 'test/lb: networks.0 is required: a docker network construct (network.Network of @cdktf/provider-docker), the networks the load balancer joins (got undefined)'],
+    ['a string for a network', (s: TerraformStack) => new MySqlPrimaryReplica(s, 'db', { network: 'data' as any }), 'test/db: network must be a docker network construct (network.Network of @cdktf/provider-docker), the one both servers join (got "data")'],
+    ['a target without loadBalancerServers()', (s: TerraformStack) => new LoadBalancer(s, 'lb', { networks: [net(s)], targets: [{} as any] }), 'test/lb: targets.0 must be a load balancer target (an AppServerPair, or an object with loadBalancerServers()) (got {})'],
+    ['an empty object for a database', (s: TerraformStack) => new AppServerPair(s, 'app', { codebase: { image: 'a:1' }, network: net(s), database: {} as any }), 'test/app: database must be a MySqlPrimaryReplica (or an IDatabaseConnection: writerHost, readerHost, port, databaseName, user, password, network) (got {})'],
+    ['null for environment', (s: TerraformStack) => new AppServerPair(s, 'app', { codebase: { image: 'a:1' }, network: net(s), environment: null as any }), 'test/app: environment must be an object (got null)'],
+    ['a string for the management network', (s: TerraformStack) => new Monitoring(s, 'mon', { managementNetwork: 'mgmt' as any }), 'test/mon: managementNetwork must be a docker network construct (network.Network of @cdktf/provider-docker), the internal network monitoring lives on (got "mgmt")'],
+  ])('%s', (_, create, message) => {
+    expect(errorOf(create)).toBe(message);
   });
 });
