@@ -1,3 +1,5 @@
+// The public API: the constructs, their props and the types those name, the policy aspect, the
+// logging aspect and the one error type. Renderers and other internals are not part of it.
 export * from './errors';
 export { DEFAULT_IMAGES } from './images';
 export * from './load-balancer';
@@ -8,22 +10,7 @@ export * from './security-policy';
 export * from './monitoring';
 export { ContainerLogging } from './docker';
 export type { ContainerLoggingProps } from './docker';
-export { renderDockerUserRules } from './config/firewall';
-export type { DockerUserRulesModel, PublishedPort } from './config/firewall';
-export { renderBlackboxConfig } from './config/blackbox';
-export type { BlackboxModel } from './config/blackbox';
-export { renderPrometheusConfig, renderAlertRules, DEFAULT_ALERT_THRESHOLDS, ALERT_NAMES } from './config/prometheus';
-export type { PrometheusModel, ScrapeJob, ProbeJob, AlertThresholds, AlertRulesModel } from './config/prometheus';
-export { renderAlertmanagerConfig } from './config/alertmanager';
-export type { AlertmanagerModel, AlertReceiver } from './config/alertmanager';
-export { DASHBOARD_FILES, dashboardsDir, dashboardQueries, requiredMetricGroups, renderGrafanaDatasource, renderGrafanaDashboardProvider } from './config/grafana';
-export { renderHaproxyConfig } from './config/haproxy';
-export type { HaproxyModel, HaproxyServer, HaproxyHealthCheck } from './config/haproxy';
-export { renderKeepalivedConfig, renderLbNodeSupervisor, renderLbHealthCheck, KEEPALIVED_INTERFACE_PLACEHOLDER } from './config/keepalived';
-export type { KeepalivedModel } from './config/keepalived';
-export { renderDbRouterConfig, renderRouteCheck, renderFailoverConfig } from './config/db-failover';
-export type { DbRouterModel, FailoverAgentModel } from './config/db-failover';
-export { renderNginxConfig } from './config/nginx';
-export type { NginxModel } from './config/nginx';
-export { renderMyCnf, renderDbEntrypoint, renderBootstrapSql, semiSyncSettings, DB_PATHS, DB_SECRET_FILES, DB_TLS_FILES, EXPORTER_USER, HEARTBEAT } from './config/mysql';
-export type { DatabaseEngine, DatabaseRole, MyCnfModel, DbEntrypointModel, DbTlsFiles } from './config/mysql';
+export { DEFAULT_ALERT_THRESHOLDS, ALERT_NAMES } from './config/prometheus';
+export type { AlertThresholds } from './config/prometheus';
+export type { AlertReceiver } from './config/alertmanager';
+export type { DatabaseEngine, DatabaseRole } from './config/mysql';

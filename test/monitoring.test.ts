@@ -1,6 +1,7 @@
 import { Testing, TerraformStack } from 'cdktf';
 import { describe, expect, it } from 'vitest';
-import { DB_PATHS, DistributedWebStack, LoadBalancer, Monitoring, MySqlPrimaryReplica, ValidationError } from '../src';
+import { DistributedWebStack, LoadBalancer, Monitoring, MySqlPrimaryReplica, ValidationError } from '../src';
+import { DB_PATHS } from '../src/config/mysql';
 import { baseName, byName, passwordLiterals, resources, synthStack, testNetwork, uploaded } from './helpers';
 
 function webStack(props: Partial<ConstructorParameters<typeof DistributedWebStack>[2]> = {}) {

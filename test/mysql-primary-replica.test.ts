@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DB_PATHS, MySqlPrimaryReplica, ValidationError } from '../src';
+import { MySqlPrimaryReplica, ValidationError } from '../src';
+import { DB_PATHS } from '../src/config/mysql';
 import { DB_ROUTER_PATHS, FAILOVER_PATHS, ROUTE_DIR, renderRouteCheck } from '../src/config/db-failover';
 import { DB_TLS_FILES } from '../src/config/mysql';
 import { byName, resources, synthStack, testNetwork, uploaded } from './helpers';
