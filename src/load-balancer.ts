@@ -499,7 +499,7 @@ export class LoadBalancer extends Construct {
           ...hardening([...LB_CAPABILITIES, 'NET_ADMIN', 'NET_RAW']),
           upload: [
             ...uploads(this.statsHosts[i]),
-            // Not a literal: the password is a token (and the text has no template syntax).
+            // The password in it is a token: terraformLiteral keeps it a reference.
             { file: PAIR_PATHS.keepalived, content: terraformLiteral(keepalived), permissions: '0600' },
             { file: PAIR_PATHS.supervisor, content: terraformLiteral(renderLbNodeSupervisor({ haproxyConfigPath: CONFIG_PATH, keepalivedTemplatePath: PAIR_PATHS.keepalived, sourceAddress: address })), permissions: '0755' },
             { file: PAIR_PATHS.check, content: terraformLiteral(renderLbHealthCheck({ statsPort: p.statsPort, timeoutSeconds: 1 })), permissions: '0755' },
