@@ -131,6 +131,37 @@ export function memoryLimit(mb: number): { memory: number; memorySwap: number } 
   return { memory: mb, memorySwap: mb };
 }
 
+/** What stackContainer takes: a docker_container's config, with the library's defaults applied. */
+export interface StackContainerSpec extends Omit<container.ContainerConfig, 'capabilities' | 'securityOpts' | 'memory' | 'memorySwap' | 'healthcheck'> {
+  /** The `dws.role` label. */
+  readonly role: string;
+  /** Capabilities added back after all are dropped (without the CAP_ prefix is fine). @default none */
+  readonly addCapabilities?: string[];
+  readonly memoryMb: number;
+  /** The healthcheck; its hash goes in a label, so a change replaces the container. @default none */
+  readonly health?: HealthcheckSpec;
+}
+
+/**
+ * The one way the library makes a container: every capability dropped but those added back, no
+ * new privileges, a memory limit without extra swap, restarted unless stopped, the healthcheck
+ * and its hash, the role label (then `labels`), and the uploaded files' text escaped for
+ * Terraform (tokens kept).
+ */
+export function stackContainer(scope: Construct, id: string, spec: StackContainerSpec): container.Container {
+  const { role, addCapabilities = [], memoryMb, health, labels = [], upload, restart = 'unless-stopped', ...rest } = spec;
+  const hc = health && healthcheck(health);
+  return new container.Container(scope, id, {
+    ...rest,
+    ...hardening(addCapabilities),
+    ...memoryLimit(memoryMb),
+    restart,
+    ...(hc ? { healthcheck: hc.healthcheck } : {}),
+    labels: [...(hc ? [hc.label] : []), { label: 'dws.role', value: role }, ...(Array.isArray(labels) ? labels : [])],
+    ...(upload ? { upload: (upload as container.ContainerUpload[]).map((u) => (u.content === undefined ? u : { ...u, content: terraformLiteral(u.content) })) } : {}),
+  });
+}
+
 /** How every container of a stack logs: a Docker log driver and its options. */
 export interface ContainerLoggingProps {
   /** e.g. "json-file", "local", "syslog", "fluentd", "gelf", "journald". */

@@ -11,7 +11,7 @@ import { HTTPS_PROBE_MODULE, renderBlackboxConfig } from './config/blackbox';
 import { DASHBOARD_FILES, dashboardsDir, renderGrafanaDashboardProvider, renderGrafanaDatasource } from './config/grafana';
 import { EXPORTER_USER, HEARTBEAT } from './config/mysql';
 import { AlertThresholds, DEFAULT_ALERT_THRESHOLDS, ProbeJob, renderAlertRules, renderPrometheusConfig, ScrapeJob } from './config/prometheus';
-import { namePrefixFor, ensureDockerProvider, ensureRandomProvider, hardening, healthcheck, memoryLimit, terraformLiteral } from './docker';
+import { HealthcheckSpec, namePrefixFor, ensureDockerProvider, ensureRandomProvider, stackContainer, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { registryImage } from './images';
 import { LoadBalancer } from './load-balancer';
@@ -195,17 +195,15 @@ export class Monitoring extends Construct {
     // otherwise let clients there probe anything).
     const at = (name: string, port: number) => `${name}-mgmt:${port}`;
     const onMgmt = (name: string, more: network.Network[] = []) => [...more.map((n) => ({ name: n.name })), { name: mgmt.name, aliases: [`${name}-mgmt`] }];
-    const httpHealth = (name: string, port: number, path: string) =>
-      healthcheck({ test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://${at(name, port)}${path}`], intervalSeconds: 5, timeoutSeconds: 3, startPeriodSeconds: 30, retries: 3 });
-    // Exporters and Prometheus need no capability and run as the images' unprivileged user.
-    const base = (name: string, hc: ReturnType<typeof httpHealth> | undefined, role: string) => ({
-      name,
-      ...hardening([]),
-      restart: 'unless-stopped',
-      destroyGraceSeconds: 10,
-      healthcheck: hc?.healthcheck,
-      labels: [...(hc ? [hc.label] : []), { label: 'dws.role', value: role }],
+    const httpHealth = (name: string, port: number, path: string): HealthcheckSpec => ({
+      test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://${at(name, port)}${path}`],
+      intervalSeconds: 5,
+      timeoutSeconds: 3,
+      startPeriodSeconds: 30,
+      retries: 3,
     });
+    // Exporters and Prometheus need no capability and run as the images' unprivileged user.
+    const base = (name: string, health: HealthcheckSpec | undefined, role: string) => ({ name, role, health, destroyGraceSeconds: 10 });
 
     if (lb) {
       this.jobs.push({ job: JOBS.haproxy, targets: lb.statsHosts.map((h) => `${h}:${lb.statsPort}`) });
@@ -213,11 +211,11 @@ export class Monitoring extends Construct {
     servers.forEach((s) => {
       const name = `${s.host}-exporter`;
       this.exporters.push(
-        new container.Container(this, `${s.name}NginxExporter`, {
+        stackContainer(this, `${s.name}NginxExporter`, {
           ...base(name, undefined, 'nginx-exporter'),
           image: img('nginxExporter'),
           entrypoint: ['/usr/bin/nginx-prometheus-exporter', `--nginx.scrape-uri=${s.statusUrl}`, `--web.listen-address=${at(name, PORTS.nginxExporter)}`],
-          ...memoryLimit(64),
+          memoryMb: 64,
           networksAdvanced: onMgmt(name),
         }),
       );
@@ -231,7 +229,7 @@ export class Monitoring extends Construct {
         const exporterPassword = db.exporterPassword!; // set by allowExporter
         const hc = httpHealth(name, PORTS.mysqldExporter, '/');
         this.exporters.push(
-          new container.Container(this, `${server.role === 'primary' ? 'Primary' : 'Replica'}MysqldExporter`, {
+          stackContainer(this, `${server.role === 'primary' ? 'Primary' : 'Replica'}MysqldExporter`, {
             ...base(name, hc, 'mysqld-exporter'),
             image: img('mysqldExporter'),
             entrypoint: [
@@ -252,7 +250,7 @@ export class Monitoring extends Construct {
               { file: `${CONF}/exporter.cnf`, content: `[client]\nuser=${EXPORTER_USER}\npassword=${exporterPassword.result}\n${db.caCertificatePem ? `ssl-ca=${MySqlPrimaryReplica.CLIENT_CA_FILE}\n` : ''}`, permissions: '0444' },
               ...(db.caCertificatePem ? [{ file: MySqlPrimaryReplica.CLIENT_CA_FILE, content: db.caCertificatePem, permissions: '0444' }] : []),
             ],
-            ...memoryLimit(64),
+            memoryMb: 64,
             networksAdvanced: onMgmt(name, [db.network]),
           }),
         );
@@ -266,14 +264,14 @@ export class Monitoring extends Construct {
     if (p.hostMetrics) {
       const name = `${prefix}-node-exporter`;
       this.exporters.push(
-        new container.Container(this, 'NodeExporter', {
+        stackContainer(this, 'NodeExporter', {
           ...base(name, httpHealth(name, PORTS.node, '/'), 'node-exporter'),
           image: img('nodeExporter'),
           entrypoint: ['/bin/node_exporter', '--path.rootfs=/host', '--path.procfs=/host/proc', '--path.sysfs=/host/sys', `--web.listen-address=${at(name, PORTS.node)}`],
           // The host's filesystems, read-only: disk usage of every mount the host had when it
           // started. (rslave would follow later mounts, but needs / to be a shared mount.)
           mounts: [{ type: 'bind', source: '/', target: '/host', readOnly: true }],
-          ...memoryLimit(64),
+          memoryMb: 64,
           networksAdvanced: onMgmt(name),
         }),
       );
@@ -285,17 +283,17 @@ export class Monitoring extends Construct {
       const name = `${prefix}-blackbox`;
       const caFile = lb.tlsCertificate ? `${CONF}/ca.pem` : undefined;
       this.exporters.push(
-        new container.Container(this, 'BlackboxExporter', {
+        stackContainer(this, 'BlackboxExporter', {
           ...base(name, httpHealth(name, PORTS.blackbox, '/-/healthy'), 'blackbox-exporter'),
           image: img('blackboxExporter'),
           entrypoint: ['/bin/blackbox_exporter', `--config.file=${CONF}/blackbox.yml`, `--web.listen-address=${at(name, PORTS.blackbox)}`],
           upload: [
-            { file: `${CONF}/blackbox.yml`, content: terraformLiteral(renderBlackboxConfig({ caFile, serverName: p.probeServerName, timeoutSeconds: 5 })) },
+            { file: `${CONF}/blackbox.yml`, content: renderBlackboxConfig({ caFile, serverName: p.probeServerName, timeoutSeconds: 5 }) },
             // A generated certificate is its own CA; a brought one is checked by a public CA's chain,
             // which the probe cannot know, so it measures expiry without verifying.
             ...(caFile && lb.certificatePem ? [{ file: caFile, content: lb.certificatePem }] : []),
           ],
-          ...memoryLimit(64),
+          memoryMb: 64,
           networksAdvanced: onMgmt(name, [p.probeNetwork as network.Network]),
         }),
       );
@@ -305,7 +303,7 @@ export class Monitoring extends Construct {
     const amName = `${prefix}-alertmanager`;
     this.alertmanagerUrl = `http://${at(amName, PORTS.alertmanager)}`;
     const amHc = httpHealth(amName, PORTS.alertmanager, '/-/healthy');
-    this.alertmanager = new container.Container(this, 'Alertmanager', {
+    this.alertmanager = stackContainer(this, 'Alertmanager', {
       ...base(amName, amHc, 'alertmanager'),
       image: img('alertmanager'),
       // One instance: clustering off.
@@ -313,10 +311,10 @@ export class Monitoring extends Construct {
       upload: [
         {
           file: `${CONF}/alertmanager.yml`,
-          content: terraformLiteral(renderAlertmanagerConfig({ receivers: p.receivers as AlertReceiver[], groupWaitSeconds: 10, groupIntervalSeconds: 60, repeatIntervalMinutes: 240 })),
+          content: renderAlertmanagerConfig({ receivers: p.receivers as AlertReceiver[], groupWaitSeconds: 10, groupIntervalSeconds: 60, repeatIntervalMinutes: 240 }),
         },
       ],
-      ...memoryLimit(128),
+      memoryMb: 128,
       networksAdvanced: onMgmt(amName),
       wait: true,
       waitTimeout: 120,
@@ -339,7 +337,7 @@ export class Monitoring extends Construct {
           }),
         ),
     });
-    this.prometheus = new container.Container(this, 'Prometheus', {
+    this.prometheus = stackContainer(this, 'Prometheus', {
       ...base(promName, httpHealth(promName, PORTS.prometheus, '/-/healthy'), 'prometheus'),
       image: img('prometheus'),
       entrypoint: [
@@ -351,10 +349,10 @@ export class Monitoring extends Construct {
       ],
       upload: [
         { file: `${CONF}/prometheus.yml`, content: promConfig },
-        { file: `${CONF}/rules.yml`, content: terraformLiteral(renderAlertRules({ engine: db?.engine ?? 'mysql', thresholds, jobs: JOBS, configuredWriter: db?.configuredWriterHost ?? '' })) },
+        { file: `${CONF}/rules.yml`, content: renderAlertRules({ engine: db?.engine ?? 'mysql', thresholds, jobs: JOBS, configuredWriter: db?.configuredWriterHost ?? '' }) },
       ],
       mounts: [{ type: 'volume', source: data.name, target: '/prometheus' }],
-      ...memoryLimit(p.prometheusMemoryMb),
+      memoryMb: p.prometheusMemoryMb,
       networksAdvanced: onMgmt(promName),
       wait: true,
       waitTimeout: 120,
@@ -366,7 +364,7 @@ export class Monitoring extends Construct {
       ensureRandomProvider(this);
       const adminPassword = new password.Password(this, 'GrafanaAdminPassword', { length: 32, special: false });
       const dashboards = `${CONF}/grafana/dashboards`;
-      this.grafana = new container.Container(this, 'Grafana', {
+      this.grafana = stackContainer(this, 'Grafana', {
         ...base(name, undefined, 'grafana'),
         image: img('grafana'),
         // Grafana reads `<setting>__FILE` as the path of the value: the password stays a file.
@@ -374,12 +372,12 @@ export class Monitoring extends Construct {
         upload: [
           // Read by Grafana's own unprivileged user (472 in the official image).
           { file: `${CONF}/secrets/grafana-admin-password`, content: adminPassword.result, permissions: '0444' },
-          { file: '/etc/grafana/provisioning/datasources/dws.yaml', content: terraformLiteral(renderGrafanaDatasource(this.prometheusUrl)) },
-          { file: '/etc/grafana/provisioning/dashboards/dws.yaml', content: terraformLiteral(renderGrafanaDashboardProvider(dashboards)) },
-          ...DASHBOARD_FILES.map((f) => ({ file: `${dashboards}/${f}`, content: terraformLiteral(readFileSync(join(dashboardsDir(), f), 'utf8')) })),
+          { file: '/etc/grafana/provisioning/datasources/dws.yaml', content: renderGrafanaDatasource(this.prometheusUrl) },
+          { file: '/etc/grafana/provisioning/dashboards/dws.yaml', content: renderGrafanaDashboardProvider(dashboards) },
+          ...DASHBOARD_FILES.map((f) => ({ file: `${dashboards}/${f}`, content: readFileSync(join(dashboardsDir(), f), 'utf8') })),
         ],
         mounts: [{ type: 'volume', source: new volume.Volume(this, 'GrafanaData', { name: `${name}-data` }).name, target: '/var/lib/grafana' }],
-        ...memoryLimit(256),
+        memoryMb: 256,
         networksAdvanced: onMgmt(name),
       });
     }
