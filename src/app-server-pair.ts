@@ -4,7 +4,7 @@ import { Fn, Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { NGINX_STATUS_PATH, renderNginxConfig } from './config/nginx';
-import { DOCKER_DNS, terraformLiterals, namePrefixFor, ensureDockerProvider, hardening, memoryLimit, healthcheck, networkSubnet, shortHash, terraformLiteral } from './docker';
+import { DOCKER_DNS, terraformLiterals, namePrefixFor, ensureDockerProvider, HealthcheckSpec, stackContainer, healthcheck, networkSubnet, shortHash, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, hashDirectory, isDirectory, registryImage } from './images';
 import { ILoadBalancerTarget, LoadBalancerServer } from './load-balancer';
@@ -175,16 +175,16 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
       this.nginxImage = nginxBase;
     }
 
-    const nginxHc = healthcheck({
+    const nginxHealth: HealthcheckSpec = {
       test: ['CMD', 'curl', '-fsS', '-o', '/dev/null', '--max-time', '2', `http://127.0.0.1${p.healthCheckPath}`],
       intervalSeconds: 2,
       timeoutSeconds: 3,
       startPeriodSeconds: 60,
       retries: 3,
-    });
-    const appHc = p.appHealthCheck
-      ? healthcheck({ test: p.appHealthCheck, intervalSeconds: 2, timeoutSeconds: 3, startPeriodSeconds: 60, retries: 3 })
-      : undefined;
+    };
+    const appHealth: HealthcheckSpec | undefined = p.appHealthCheck ? { test: p.appHealthCheck, intervalSeconds: 2, timeoutSeconds: 3, startPeriodSeconds: 60, retries: 3 } : undefined;
+    // Part of each generation's name: a changed healthcheck is a new generation.
+    const healthHash = (h: HealthcheckSpec | undefined) => (h ? healthcheck(h).label.value : '');
     const appNetworks = [p.network as network.Network, ...(db ? [db.network] : [])];
     const mgmt = p.managementNetwork as network.Network | undefined;
 
@@ -209,8 +209,8 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
           : {}),
       };
       const appEnv = () => Object.entries({ ...Object.fromEntries(this.environment), ...fixedEnv }).map(([k, v]) => `${k}=${terraformLiteral(v)}`).sort();
-      const app = new container.Container(this, `Server${index}App`, {
-        name: generationName(appHost, [this.appImage.imageId, ...(db ? [db.password, db.caCertificatePem ?? ''] : [])], () => [appEnv(), appHc?.label.value ?? '']),
+      const app = stackContainer(this, `Server${index}App`, {
+        name: generationName(appHost, [this.appImage.imageId, ...(db ? [db.password, db.caCertificatePem ?? ''] : [])], () => [appEnv(), healthHash(appHealth)]),
         image: this.appImage.imageId,
         env: Lazy.listValue({ produce: appEnv }),
         upload: db
@@ -220,14 +220,12 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
             ]
           : undefined,
         // The app needs no capability (run it as a non-root user in its image).
-        ...hardening([]),
-        ...memoryLimit(p.appMemoryMb),
+        memoryMb: p.appMemoryMb,
         networksAdvanced: appNetworks.map((n) => ({ name: n.name, aliases: [appHost] })),
-        restart: 'unless-stopped',
         destroyGraceSeconds: 30,
-        healthcheck: appHc?.healthcheck,
-        labels: [...(appHc ? [appHc.label] : []), { label: 'dws.role', value: 'app' }],
-        wait: appHc !== undefined,
+        health: appHealth,
+        role: 'app',
+        wait: appHealth !== undefined,
         waitTimeout: 120,
         lifecycle: { createBeforeDestroy: true },
         // Rolling: server 2 is replaced only once server 1's new containers are healthy.
@@ -250,26 +248,25 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
         // The load balancer reaches Nginx over the app network: only from there is X-Real-IP believed.
         trustedProxies: APP_SUBNET,
       });
-      const nginxName = generationName(nginxHost, [this.nginxImage.imageId], () => [nginxConfig, nginxHc.label.value]);
+      const nginxName = generationName(nginxHost, [this.nginxImage.imageId], () => [nginxConfig, healthHash(nginxHealth)]);
       const ownStatusHost = `${nginxName}-mgmt`;
-      const nginx = new container.Container(this, `Server${index}Nginx`, {
+      const nginx = stackContainer(this, `Server${index}Nginx`, {
         name: nginxName,
         image: this.nginxImage.imageId,
         entrypoint: ['nginx', '-g', 'daemon off;', '-c', NGINX_CONFIG],
-        upload: [{ file: NGINX_CONFIG, content: terraformLiteral(nginxConfig).replace(OWN_STATUS_HOST, ownStatusHost).replace(APP_SUBNET, networkSubnet(p.network as network.Network)) }],
+        upload: [{ file: NGINX_CONFIG, content: nginxConfig.replace(OWN_STATUS_HOST, ownStatusHost).replace(APP_SUBNET, networkSubnet(p.network as network.Network)) }],
         // The master (root) binds :80, creates its temp dirs for the workers and drops them
         // to an unprivileged user.
-        ...hardening(['CHOWN', 'SETUID', 'SETGID', 'NET_BIND_SERVICE']),
-        ...memoryLimit(p.nginxMemoryMb),
+        addCapabilities: ['CHOWN', 'SETUID', 'SETGID', 'NET_BIND_SERVICE'],
+        memoryMb: p.nginxMemoryMb,
         networksAdvanced: [
           { name: (p.network as network.Network).name, aliases: [nginxHost] },
           ...(mgmt ? [{ name: mgmt.name, aliases: [statusHost, ownStatusHost] }] : []),
         ],
-        restart: 'unless-stopped',
         stopSignal: 'SIGQUIT', // graceful: in-flight requests finish
         destroyGraceSeconds: 30,
-        healthcheck: nginxHc.healthcheck,
-        labels: [nginxHc.label, { label: 'dws.role', value: 'web' }],
+        health: nginxHealth,
+        role: 'web',
         wait: true,
         waitTimeout: 180,
         lifecycle: { createBeforeDestroy: true },
