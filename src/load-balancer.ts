@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { z } from 'zod';
 import { renderDockerUserRules } from './config/firewall';
 import { renderHaproxyConfig, HaproxyServer } from './config/haproxy';
-import { DOCKER_DNS, namePrefixFor, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, hardening, memoryLimit, healthcheck, shortHash, terraformLiteral } from './docker';
+import { DOCKER_DNS, namePrefixFor, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, HealthcheckSpec, stackContainer, shortHash, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { renderKeepalivedConfig, renderLbHealthCheck, renderLbNodeSupervisor } from './config/keepalived';
 import { DEFAULT_IMAGES, registryImage } from './images';
@@ -404,7 +404,7 @@ export class LoadBalancer extends Construct {
             maxConnections: p.maxConnections,
           })),
       });
-    const hc = healthcheck({
+    const health: HealthcheckSpec = {
       // The official image has no curl; bash's /dev/tcp asks HAProxy's monitor-uri instead.
       test: [
         'CMD',
@@ -416,7 +416,7 @@ export class LoadBalancer extends Construct {
       timeoutSeconds: 2,
       startPeriodSeconds: 10,
       retries: 3,
-    });
+    };
 
     this.image = registryImage(this, 'Image', p.image);
     const uploads = (statsHost: string | undefined) => [
@@ -425,14 +425,14 @@ export class LoadBalancer extends Construct {
       ...(pem ? [{ file: CERT_PATH, content: `${pem.cert}\n${pem.key}`, permissions: '0600' }] : []),
     ];
     const common = {
-      ...memoryLimit(p.memoryMb),
-      restart: 'unless-stopped',
+      memoryMb: p.memoryMb,
       destroyGraceSeconds: 35,
-      healthcheck: hc.healthcheck,
+      health,
+      role: 'load-balancer',
       wait: true,
       waitTimeout: 120,
     };
-    const labels = [hc.label, { label: 'dws.role', value: 'load-balancer' }, { label: 'dws.tls', value: pem ? 'on' : 'off' }];
+    const labels = [{ label: 'dws.tls', value: pem ? 'on' : 'off' }];
     const networks = (name: string, statsHost: string | undefined, edge?: { network: network.Network; address: string }) => [
       ...p.networks.map((n: network.Network) => ({ name: n.name, aliases: [name], ...(edge && n === edge.network ? { ipv4Address: edge.address } : {}) })),
       // Only this network resolves the stats alias, so the stats frontend listens only there.
@@ -441,13 +441,13 @@ export class LoadBalancer extends Construct {
 
     if (!pair) {
       this.containers = [
-        new container.Container(this, 'Resource', {
+        stackContainer(this, 'Resource', {
           name: `${prefix}-lb`,
           image: this.image.imageId,
           // Master-worker mode: USR2 reloads without dropping connections; no image entrypoint needed.
           entrypoint: ['haproxy', '-W', '-db', '-f', CONFIG_PATH],
           user: 'root',
-          ...hardening(LB_CAPABILITIES),
+          addCapabilities: LB_CAPABILITIES,
           upload: uploads(this.statsHosts[0]),
           networksAdvanced: networks(`${prefix}-lb`, this.statsHosts[0]),
           ports: [
@@ -488,7 +488,7 @@ export class LoadBalancer extends Construct {
           checkScriptPath: PAIR_PATHS.check,
           checkIntervalSeconds: 1,
         });
-        const node = new container.Container(this, i === 0 ? 'Resource' : `Node${i + 1}`, {
+        const node = stackContainer(this, i === 0 ? 'Resource' : `Node${i + 1}`, {
           name,
           image: pairImage.imageId,
           // A small supervisor runs keepalived and HAProxy: USR2 reloads HAProxy; a stop first
@@ -496,13 +496,13 @@ export class LoadBalancer extends Construct {
           entrypoint: ['bash', PAIR_PATHS.supervisor],
           user: 'root',
           // NET_ADMIN adds and removes the floating IP; NET_RAW sends and receives VRRP.
-          ...hardening([...LB_CAPABILITIES, 'NET_ADMIN', 'NET_RAW']),
+          addCapabilities: [...LB_CAPABILITIES, 'NET_ADMIN', 'NET_RAW'],
           upload: [
             ...uploads(this.statsHosts[i]),
-            // The password in it is a token: terraformLiteral keeps it a reference.
-            { file: PAIR_PATHS.keepalived, content: terraformLiteral(keepalived), permissions: '0600' },
-            { file: PAIR_PATHS.supervisor, content: terraformLiteral(renderLbNodeSupervisor({ haproxyConfigPath: CONFIG_PATH, keepalivedTemplatePath: PAIR_PATHS.keepalived, sourceAddress: address })), permissions: '0755' },
-            { file: PAIR_PATHS.check, content: terraformLiteral(renderLbHealthCheck({ statsPort: p.statsPort, timeoutSeconds: 1 })), permissions: '0755' },
+            // The password in it is a token: it stays a reference.
+            { file: PAIR_PATHS.keepalived, content: keepalived, permissions: '0600' },
+            { file: PAIR_PATHS.supervisor, content: renderLbNodeSupervisor({ haproxyConfigPath: CONFIG_PATH, keepalivedTemplatePath: PAIR_PATHS.keepalived, sourceAddress: address }), permissions: '0755' },
+            { file: PAIR_PATHS.check, content: renderLbHealthCheck({ statsPort: p.statsPort, timeoutSeconds: 1 }), permissions: '0755' },
           ],
           networksAdvanced: networks(name, this.statsHosts[i], { network: pair.network, address }),
           stopSignal: 'SIGTERM',

@@ -1,3 +1,4 @@
+import { TerraformVariable } from 'cdktf';
 import { container } from '@cdktf/provider-docker';
 import { describe, expect, it } from 'vitest';
 import { ILoadBalancerTarget, LoadBalancer, ValidationError } from '../src';
@@ -207,7 +208,10 @@ describe('LoadBalancer TLS', () => {
 
   it('takes a certificate you bring, and generates nothing', () => {
     const { tf } = synthStack((stack) => {
-      new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')], tls: { certificatePem: '${var.cert}', privateKeyPem: '${var.key}' } });
+      // Tokens stay references; text that merely looks like one (`${var.cert}`) would be escaped.
+      const cert = new TerraformVariable(stack, 'cert', { type: 'string' }).stringValue;
+      const key = new TerraformVariable(stack, 'key', { type: 'string', sensitive: true }).stringValue;
+      new LoadBalancer(stack, 'lb', { networks: [testNetwork(stack)], targets: [target('a')], tls: { certificatePem: cert, privateKeyPem: key } });
     });
     expect(resources(tf, 'tls_self_signed_cert')).toEqual([]);
     expect(byName(tf, 'docker_container', 'test-lb').upload[1]).toMatchObject({ content: '${var.cert}\n${var.key}', permissions: '0600' });
