@@ -158,7 +158,8 @@ export function stackContainer(scope: Construct, id: string, spec: StackContaine
     restart,
     ...(hc ? { healthcheck: hc.healthcheck } : {}),
     labels: [...(hc ? [hc.label] : []), { label: 'dws.role', value: role }, ...(Array.isArray(labels) ? labels : [])],
-    ...(upload ? { upload: (upload as container.ContainerUpload[]).map((u) => (u.content === undefined ? u : { ...u, content: terraformLiteral(u.content) })) } : {}),
+    // A lazy list (files known only at synth) escapes its own text when it is produced.
+    ...(upload ? { upload: Array.isArray(upload) ? upload.map((u: container.ContainerUpload) => (u.content === undefined ? u : { ...u, content: terraformLiteral(u.content) })) : upload } : {}),
   });
 }
 

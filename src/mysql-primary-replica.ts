@@ -20,7 +20,7 @@ import {
   renderMyCnf,
 } from './config/mysql';
 import { DB_ROUTER_PATHS, FAILOVER_METRICS_PORT, FAILOVER_PATHS, ROUTE_DIR, renderDbRouterConfig, renderFailoverConfig, renderRouteCheck } from './config/db-failover';
-import { DOCKER_DNS, shortHash, namePrefixFor, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, hardening, memoryLimit, healthcheck, terraformLiteral } from './docker';
+import { DOCKER_DNS, shortHash, namePrefixFor, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, HealthcheckSpec, stackContainer, terraformLiteral } from './docker';
 import { ValidationError } from './errors';
 import { DEFAULT_IMAGES, hashDirectory, registryImage } from './images';
 import { resolve } from 'node:path';
@@ -370,13 +370,13 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       });
       const roleId = role === 'primary' ? 'Primary' : 'Replica';
       const vol = new volume.Volume(this, `${roleId}Data`, { name: `${host}-data` });
-      const hc = healthcheck({
+      const health: HealthcheckSpec = {
         test: dbHealthcheckCommand(p.engine, p.port, p.tls),
         intervalSeconds: 2,
         timeoutSeconds: 5,
         startPeriodSeconds: 300,
         retries: 5,
-      });
+      };
       const secrets = [
         [DB_SECRET_FILES.root, this.rootPassword],
         [DB_SECRET_FILES.replication, this.replicationPassword],
@@ -392,7 +392,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
         // Only the primary creates accounts (the replica replays them).
         ...(role === 'primary' && this.exporterPassword ? [[DB_SECRET_FILES.exporter, this.exporterPassword] as const] : []),
       ];
-      const c = new container.Container(this, roleId, {
+      const c = stackContainer(this, roleId, {
         name: host,
         image: this.image.imageId,
         entrypoint: [DB_PATHS.entrypoint],
@@ -417,12 +417,11 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
         mounts: [{ type: 'volume', source: vol.name, target: DB_PATHS.dataDir }],
         // The entrypoint (root) prepares the mysql-owned data directory, then the server drops
         // to the mysql user: CHOWN, DAC_OVERRIDE and FOWNER for the first, SETUID/SETGID for it.
-        ...hardening(['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID']),
-        ...memoryLimit(p.memoryMb),
-        restart: 'unless-stopped',
+        addCapabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID'],
+        memoryMb: p.memoryMb,
         destroyGraceSeconds: 60,
-        healthcheck: hc.healthcheck,
-        labels: [hc.label, { label: 'dws.role', value: `database-${role}` }],
+        health,
+        role: `database-${role}`,
         wait: true,
         waitTimeout: 600,
         dependsOn: after ? [after] : undefined,
@@ -436,14 +435,14 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
     // The agent and the router share the route files on a volume; the router only reads them.
     const routes = new volume.Volume(this, 'Routes', { name: `${prefix}-db-routes` });
     const routeMount = (readOnly: boolean): container.ContainerMounts => ({ type: 'volume', source: routes.name, target: ROUTE_DIR, readOnly });
-    const agentHc = healthcheck({
+    const agentHealth: HealthcheckSpec = {
       // Healthy once a writer is routed (the deploy waits for it).
       test: ['CMD', 'bash', '-c', `read -r w < ${ROUTE_DIR}/writer && [ -n "$w" ]`],
       intervalSeconds: 1,
       timeoutSeconds: 2,
       startPeriodSeconds: 120,
       retries: 3,
-    });
+    };
     const builder = p.agentBuilderImage ?? DEFAULT_IMAGES.golang;
     this.failoverAgentImage = new image.Image(this, 'FailoverAgentImage', {
       // The image reference as written (this.image.name is a token that differs between synths).
@@ -451,15 +450,14 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       buildAttribute: { context: AGENT_CONTEXT, buildArgs: { BUILDER_IMAGE: builder, BASE_IMAGE: this.image.name } },
       triggers: { base: this.image.imageId },
     });
-    this.failoverAgent = new container.Container(this, 'FailoverAgent', {
+    this.failoverAgent = stackContainer(this, 'FailoverAgent', {
       name: agentName,
       image: this.failoverAgentImage.imageId,
       user: 'root',
       upload: [
         {
           file: FAILOVER_PATHS.config,
-          content: terraformLiteral(
-            renderFailoverConfig({
+          content: renderFailoverConfig({
               engine: p.engine,
               nodes: [hosts.primary, hosts.replica],
               port: p.port,
@@ -474,7 +472,6 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
               semiSync: p.semiSync !== false,
               ...(mgmt ? { metricsAddress: this.failoverMetricsTarget } : {}),
             }),
-          ),
         },
         { file: `${FAILOVER_PATHS.secrets}/${DB_SECRET_FILES.failover}`, content: this.failoverPassword.result, permissions: '0600' },
         { file: `${FAILOVER_PATHS.secrets}/${DB_SECRET_FILES.replication}`, content: this.replicationPassword.result, permissions: '0600' },
@@ -483,32 +480,30 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       networksAdvanced: [{ name: this.network.name, aliases: [agentName] }, ...(mgmt ? [{ name: mgmt.name, aliases: [agentOnMgmt] }] : [])],
       dnsOpts: FAST_DNS,
       mounts: [routeMount(false)],
-      ...hardening([]),
-      ...memoryLimit(128),
-      restart: 'unless-stopped',
-      healthcheck: agentHc.healthcheck,
-      labels: [agentHc.label, { label: 'dws.role', value: 'database-failover' }],
+      memoryMb: 128,
+      health: agentHealth,
+      role: 'database-failover',
       // It exits at once on SIGTERM.
       destroyGraceSeconds: 10,
       wait: true,
       waitTimeout: 300,
       dependsOn: [this.primary.container, this.replica.container],
     });
-    const routerHc = healthcheck({
+    const routerHealth: HealthcheckSpec = {
       test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/${mgmt ? routerOn.data : '127.0.0.1'}/${this.port}`],
       intervalSeconds: 5,
       timeoutSeconds: 3,
       startPeriodSeconds: 30,
       retries: 3,
-    });
-    this.router = new container.Container(this, 'Router', {
+    };
+    this.router = stackContainer(this, 'Router', {
       name: routerName,
       image: registryImage(this, 'RouterImage', p.routerImage ?? DEFAULT_IMAGES.haproxy).imageId,
       entrypoint: ['haproxy', '-W', '-db', '-f', DB_ROUTER_PATHS.config],
       upload: [
         {
           file: DB_ROUTER_PATHS.config,
-          content: terraformLiteral(renderDbRouterConfig({
+          content: renderDbRouterConfig({
             nodes: [hosts.primary, hosts.replica],
             nodePort: p.port,
             writerPort: this.port,
@@ -516,10 +511,10 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
             resolver: DOCKER_DNS,
             maxConnections: 4000,
             ...(mgmt ? { listenAddress: routerOn.data, metrics: { address: routerOn.mgmt, port: ROUTER_METRICS_PORT } } : {}),
-          })),
+          }),
         },
         // Run by HAProxy's own user.
-        { file: DB_ROUTER_PATHS.routeCheck, content: terraformLiteral(renderRouteCheck()), permissions: '0755' },
+        { file: DB_ROUTER_PATHS.routeCheck, content: renderRouteCheck(), permissions: '0755' },
       ],
       networksAdvanced: [
         { name: this.network.name, aliases: [routerName, ...(mgmt ? [routerOn.data] : [])] },
@@ -527,12 +522,10 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       ],
       mounts: [routeMount(true)],
       // The image's own unprivileged user; the ports are above 1024.
-      ...hardening([]),
-      ...memoryLimit(128),
-      restart: 'unless-stopped',
+      memoryMb: 128,
       // Alive: HAProxy accepts on the writer port (whether or not a writer is routed).
-      healthcheck: routerHc.healthcheck,
-      labels: [routerHc.label, { label: 'dws.role', value: 'database-router' }],
+      health: routerHealth,
+      role: 'database-router',
       // hard-stop-after 10s.
       destroyGraceSeconds: 15,
     });
