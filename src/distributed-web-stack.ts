@@ -2,14 +2,14 @@ import { network } from '@cdktf/provider-docker';
 import { Aspects, TerraformOutput, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
-import { AppServerPair, AppServerPairProps, Codebase } from './app-server-pair';
-import { ContainerLogging, ContainerLoggingProps, namePrefixFor, ensureDockerProvider, terraformLiteral } from './docker';
-import { parseSubnet, upperHalf } from './ipv4';
-import { LoadBalancer, LoadBalancerProps } from './load-balancer';
-import { Monitoring, MonitoringImages, MonitoringProps } from './monitoring';
-import { MySqlPrimaryReplica, MySqlPrimaryReplicaProps } from './mysql-primary-replica';
-import { SecurityPolicy } from './security-policy';
-import { childPath, imageRef, parseProps, namePrefix, childProps } from './validation';
+import { AppServerPair, AppServerPairProps, Codebase } from './app-servers/app-server-pair';
+import { ContainerLogging, ContainerLoggingProps, namePrefixFor, ensureDockerProvider, terraformLiteral } from './private/docker';
+import { parseSubnet, upperHalf } from './private/ipv4';
+import { LoadBalancer, LoadBalancerProps } from './load-balancer/load-balancer';
+import { Monitoring, MonitoringImages, MonitoringProps } from './monitoring/monitoring';
+import { MySqlPrimaryReplica, MySqlPrimaryReplicaProps } from './database/mysql-primary-replica';
+import { SecurityPolicy } from './policy/security-policy';
+import { childPath, imageRef, parseProps, namePrefix, childProps } from './private/validation';
 
 /** Images for every component; each defaults to a pinned official image. */
 export interface StackImages {

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DistributedWebStack } from '../src';
-import { DB_PATHS } from '../src/config/mysql';
+import { DB_PATHS } from '../src/database/render/mysql';
 import { baseName, byName, passwordLiterals, resources, synthStack, uploaded } from './helpers';
 
 const REPO = resolve(__dirname, '..');

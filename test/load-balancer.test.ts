@@ -299,7 +299,7 @@ describe('LoadBalancer pair', () => {
 
 describe('terraformLiteral', () => {
   it('escapes Terraform template syntax and nothing else', async () => {
-    const { terraformLiteral } = await import('../src/docker');
+    const { terraformLiteral } = await import('../src/private/docker');
     expect(terraformLiteral('echo "${A}" %{if} $B 100%')).toBe('echo "$${A}" %%{if} $B 100%');
   });
 });

@@ -1,7 +1,7 @@
 import { Testing, TerraformStack } from 'cdktf';
 import { describe, expect, it } from 'vitest';
 import { DistributedWebStack, LoadBalancer, Monitoring, MySqlPrimaryReplica, ValidationError } from '../src';
-import { DB_PATHS } from '../src/config/mysql';
+import { DB_PATHS } from '../src/database/render/mysql';
 import { baseName, byName, passwordLiterals, resources, synthStack, testNetwork, uploaded } from './helpers';
 
 function webStack(props: Partial<ConstructorParameters<typeof DistributedWebStack>[2]> = {}) {

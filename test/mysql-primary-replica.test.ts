@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MySqlPrimaryReplica, ValidationError } from '../src';
-import { DB_PATHS } from '../src/config/mysql';
-import { DB_ROUTER_PATHS, FAILOVER_PATHS, ROUTE_DIR, renderRouteCheck } from '../src/config/db-failover';
-import { DB_TLS_FILES } from '../src/config/mysql';
+import { DB_PATHS } from '../src/database/render/mysql';
+import { DB_ROUTER_PATHS, FAILOVER_PATHS, ROUTE_DIR, renderRouteCheck } from '../src/database/render/db-failover';
+import { DB_TLS_FILES } from '../src/database/render/mysql';
 import { byName, resources, synthStack, testNetwork, uploaded } from './helpers';
 
 describe('MySqlPrimaryReplica', () => {

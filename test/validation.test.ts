@@ -225,7 +225,7 @@ describe('text that reaches Terraform', () => {
   });
 
   it('keeps the tokens inside a string as references', async () => {
-    const { terraformLiteral } = await import('../src/docker');
+    const { terraformLiteral } = await import('../src/private/docker');
     const { Token } = await import('cdktf');
     const ref = Token.asString({ resolve: () => 'x' });
     expect(terraformLiteral(`a \${b} ${ref} %{c}`)).toBe(`a $\${b} ${ref} %%{c}`);

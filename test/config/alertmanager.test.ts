@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AlertmanagerModel, AlertReceiver, renderAlertmanagerConfig } from '../../src/config/alertmanager';
-import { ALERT_NAMES } from '../../src/config/prometheus';
+import { AlertmanagerModel, AlertReceiver, renderAlertmanagerConfig } from '../../src/monitoring/render/alertmanager';
+import { ALERT_NAMES } from '../../src/monitoring/render/prometheus';
 import { run, start, tempFile } from './real-programs';
 
 const RECEIVERS: Record<string, AlertReceiver> = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderBlackboxConfig } from '../../src/config/blackbox';
+import { renderBlackboxConfig } from '../../src/monitoring/render/blackbox';
 import { run, tempFile } from './real-programs';
 
 /** blackbox_exporter --config.check: Debian names the binary prometheus-blackbox-exporter. */

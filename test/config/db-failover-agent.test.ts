@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderBootstrapSql, renderMyCnf } from '../../src/config/mysql';
+import { renderBootstrapSql, renderMyCnf } from '../../src/database/render/mysql';
 import { LocalMariaDb, LocalServer, PASSWORDS, fillPasswords, localNodeModel } from './local-mariadb';
 import { run, start, Started } from './real-programs';
 

@@ -4,8 +4,8 @@ import { AddressInfo, connect, createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DB_ROUTER_PATHS, DbRouterModel, FailoverAgentModel, ROUTE_DIR, renderDbRouterConfig, renderFailoverConfig, renderRouteCheck } from '../../src/config/db-failover';
-import { DB_TLS_FILES } from '../../src/config/mysql';
+import { DB_ROUTER_PATHS, DbRouterModel, FailoverAgentModel, ROUTE_DIR, renderDbRouterConfig, renderFailoverConfig, renderRouteCheck } from '../../src/database/render/db-failover';
+import { DB_TLS_FILES } from '../../src/database/render/mysql';
 import { run, start, Started, tempFile } from './real-programs';
 
 const router: DbRouterModel = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderDockerUserRules } from '../../src/config/firewall';
+import { renderDockerUserRules } from '../../src/load-balancer/render/firewall';
 import { run, tempFile } from './real-programs';
 
 const model = {

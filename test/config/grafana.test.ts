@@ -9,8 +9,8 @@ import {
   renderGrafanaDashboardProvider,
   renderGrafanaDatasource,
   requiredMetricGroups,
-} from '../../src/config/grafana';
-import { toYaml } from '../../src/config/prometheus';
+} from '../../src/monitoring/render/grafana';
+import { toYaml } from '../../src/monitoring/render/prometheus';
 import { run, tempFile } from './real-programs';
 import { pythonWithYaml } from '../real-program-table';
 

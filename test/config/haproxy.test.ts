@@ -3,7 +3,7 @@ import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { AddressInfo, connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HaproxyModel, renderHaproxyConfig } from '../../src/config/haproxy';
+import { HaproxyModel, renderHaproxyConfig } from '../../src/load-balancer/render/haproxy';
 import { localGet, run, start, tempFile } from './real-programs';
 
 const model: HaproxyModel = {

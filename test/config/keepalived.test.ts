@@ -10,7 +10,7 @@ import {
   renderKeepalivedConfig,
   renderLbHealthCheck,
   renderLbNodeSupervisor,
-} from '../../src/config/keepalived';
+} from '../../src/load-balancer/render/keepalived';
 import { run, tempFile } from './real-programs';
 
 const model: KeepalivedModel = {

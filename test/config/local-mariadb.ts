@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { DbEntrypointModel } from '../../src/config/mysql';
+import { DbEntrypointModel } from '../../src/database/render/mysql';
 import { run, start, Started } from './real-programs';
 
 /** The passwords the tests fill into the rendered bootstrap SQL. */

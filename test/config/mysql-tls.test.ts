@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DbEntrypointModel, DbTlsFiles, dbHealthcheckCommand, renderBootstrapSql, renderMyCnf } from '../../src/config/mysql';
+import { DbEntrypointModel, DbTlsFiles, dbHealthcheckCommand, renderBootstrapSql, renderMyCnf } from '../../src/database/render/mysql';
 import { LocalMariaDb, LocalServer, PASSWORDS as passwords, fillPasswords as fill, openWriter } from './local-mariadb';
 import { run } from './real-programs';
 

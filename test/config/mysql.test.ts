@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderBootstrapSql, renderMyCnf } from '../../src/config/mysql';
+import { renderBootstrapSql, renderMyCnf } from '../../src/database/render/mysql';
 import { LocalMariaDb, LocalServer, PASSWORDS as passwords, fillPasswords as fill, localNodeModel, openWriter } from './local-mariadb';
 import { run } from './real-programs';
 

@@ -3,7 +3,7 @@ import { createServer, IncomingMessage, request as httpRequest } from 'node:http
 import { AddressInfo, connect, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NginxModel, renderNginxConfig } from '../../src/config/nginx';
+import { NginxModel, renderNginxConfig } from '../../src/app-servers/render/nginx';
 import { localGet, run, start, tempFile } from './real-programs';
 
 const model: NginxModel = {

@@ -9,7 +9,7 @@ import {
   PrometheusModel,
   renderAlertRules,
   renderPrometheusConfig,
-} from '../../src/config/prometheus';
+} from '../../src/monitoring/render/prometheus';
 import { run, tempFile } from './real-programs';
 
 const jobs = { haproxy: 'haproxy', nginx: 'nginx', mysql: 'mysql', node: 'node', blackbox: 'blackbox', dbRouter: 'db-router', dbFailover: 'db-failover' };

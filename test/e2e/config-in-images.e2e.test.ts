@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderMyCnf } from '../../src/config/mysql';
+import { renderMyCnf } from '../../src/database/render/mysql';
 import { images, sh } from './harness';
 
 // The MySQL server itself checks the option files we render (Debian 12 has no MySQL server, so

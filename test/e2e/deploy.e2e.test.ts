@@ -3,7 +3,7 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { DASHBOARD_FILES, dashboardQueries, dashboardsDir, requiredMetricGroups } from '../../src/config/grafana';
+import { DASHBOARD_FILES, dashboardQueries, dashboardsDir, requiredMetricGroups } from '../../src/monitoring/render/grafana';
 import { Deployment, REPO, Response, cleanUpAfterFailure, containerOf, docker, getFrom, handshake, healthyWithin, images, leftovers, removeLeftovers, request, saveFigures, sh, until, withoutGeneration } from './harness';
 
 // `cdktf deploy` of examples/basic onto the local Docker engine, checked from outside as a user

@@ -15,7 +15,7 @@ export const GRAFANA_DATASOURCE_UID = 'prometheus';
  * lib/config/grafana.js in the package, both two levels below the package root.
  */
 export function dashboardsDir(): string {
-  return resolve(__dirname, '..', '..', 'assets', 'dashboards');
+  return resolve(__dirname, '..', '..', '..', 'assets', 'dashboards');
 }
 
 /** Grafana's datasource provisioning file: Prometheus at prometheusUrl, the default datasource. */

@@ -3,13 +3,13 @@ import { container, image, network } from '@cdktf/provider-docker';
 import { Fn, Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
-import { NGINX_STATUS_PATH, renderNginxConfig } from './config/nginx';
-import { DOCKER_DNS, terraformLiterals, namePrefixFor, ensureDockerProvider, HealthcheckSpec, stackContainer, healthcheck, networkSubnet, shortHash, terraformLiteral } from './docker';
-import { ValidationError } from './errors';
-import { DEFAULT_IMAGES, hashDirectory, isDirectory, registryImage } from './images';
-import { ILoadBalancerTarget, LoadBalancerServer } from './load-balancer';
-import { IDatabaseConnection } from './mysql-primary-replica';
-import { childPath, imageRef, intBetween, parseProps, namePrefix, dockerNetwork, databaseConnection } from './validation';
+import { NGINX_STATUS_PATH, renderNginxConfig } from './render/nginx';
+import { DOCKER_DNS, terraformLiterals, namePrefixFor, ensureDockerProvider, HealthcheckSpec, stackContainer, healthcheck, networkSubnet, shortHash, terraformLiteral } from '../private/docker';
+import { ValidationError } from '../errors';
+import { DEFAULT_IMAGES, hashDirectory, isDirectory, registryImage } from '../private/images';
+import { ILoadBalancerTarget, LoadBalancerServer } from '../load-balancer/load-balancer';
+import { IDatabaseConnection } from '../database/mysql-primary-replica';
+import { childPath, imageRef, intBetween, parseProps, namePrefix, dockerNetwork, databaseConnection } from '../private/validation';
 
 /** The application's code: an image, or a directory with a Dockerfile built on the Docker host. */
 export type Codebase =
@@ -162,7 +162,7 @@ export class AppServerPair extends Construct implements ILoadBalancerTarget {
 
     const nginxBase = registryImage(this, 'NginxBaseImage', p.nginxImage);
     if (codebase.staticPath) {
-      const context = resolve(__dirname, '..', 'assets', 'static-site');
+      const context = resolve(__dirname, '..', '..', 'assets', 'static-site');
       this.nginxImage = new image.Image(this, 'NginxImage', {
         name: `${prefix}-static:${shortHash(p.nginxImage, codebaseKey, codebase.staticPath)}`,
         buildAttribute: {

@@ -18,13 +18,13 @@ import {
   renderDbEntrypoint,
   containerHostPattern,
   renderMyCnf,
-} from './config/mysql';
-import { DB_ROUTER_PATHS, FAILOVER_METRICS_PORT, FAILOVER_PATHS, ROUTE_DIR, renderDbRouterConfig, renderFailoverConfig, renderRouteCheck } from './config/db-failover';
-import { DOCKER_DNS, shortHash, namePrefixFor, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, HealthcheckSpec, stackContainer, terraformLiteral } from './docker';
-import { ValidationError } from './errors';
-import { DEFAULT_IMAGES, hashDirectory, registryImage } from './images';
+} from './render/mysql';
+import { DB_ROUTER_PATHS, FAILOVER_METRICS_PORT, FAILOVER_PATHS, ROUTE_DIR, renderDbRouterConfig, renderFailoverConfig, renderRouteCheck } from './render/db-failover';
+import { DOCKER_DNS, shortHash, namePrefixFor, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, HealthcheckSpec, stackContainer, terraformLiteral } from '../private/docker';
+import { ValidationError } from '../errors';
+import { DEFAULT_IMAGES, hashDirectory, registryImage } from '../private/images';
 import { resolve } from 'node:path';
-import { childPath, dockerName, imageRef, intBetween, parseProps, sqlIdentifier, namePrefix, dockerNetwork } from './validation';
+import { childPath, dockerName, imageRef, intBetween, parseProps, sqlIdentifier, namePrefix, dockerNetwork } from '../private/validation';
 
 /** What an application needs to use a database: the writer and reader endpoints. */
 export interface IDatabaseConnection {
@@ -208,7 +208,7 @@ const schema = z.strictObject({
 const FAST_DNS = ['timeout:1', 'attempts:1'];
 
 /** The failover agent's program (Go), built on the Docker host. */
-const AGENT_CONTEXT = resolve(__dirname, '..', 'assets', 'db-failover');
+const AGENT_CONTEXT = resolve(__dirname, '..', '..', 'assets', 'db-failover');
 
 /**
  * A writer whose container is gone (its Docker DNS name does not resolve: it is not running and

@@ -6,15 +6,15 @@ import { join, resolve } from 'node:path';
 import { Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
-import { renderDockerUserRules } from './config/firewall';
-import { renderHaproxyConfig, HaproxyServer } from './config/haproxy';
-import { DOCKER_DNS, namePrefixFor, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, HealthcheckSpec, stackContainer, shortHash, terraformLiteral } from './docker';
-import { ValidationError } from './errors';
-import { renderKeepalivedConfig, renderLbHealthCheck, renderLbNodeSupervisor } from './config/keepalived';
-import { DEFAULT_IMAGES, registryImage } from './images';
-import { isHostIn, nthAddress, parseSubnet } from './ipv4';
-import { SecurityPolicy } from './security-policy';
-import { childPath, imageRef, intBetween, isToken, parseProps, portOrToken, namePrefix, dockerNetwork, loadBalancerTarget } from './validation';
+import { renderDockerUserRules } from './render/firewall';
+import { renderHaproxyConfig, HaproxyServer } from './render/haproxy';
+import { DOCKER_DNS, namePrefixFor, ensureDockerProvider, ensureRandomProvider, ensureTlsProvider, HealthcheckSpec, stackContainer, shortHash, terraformLiteral } from '../private/docker';
+import { ValidationError } from '../errors';
+import { renderKeepalivedConfig, renderLbHealthCheck, renderLbNodeSupervisor } from './render/keepalived';
+import { DEFAULT_IMAGES, registryImage } from '../private/images';
+import { isHostIn, nthAddress, parseSubnet } from '../private/ipv4';
+import { SecurityPolicy } from '../policy/security-policy';
+import { childPath, imageRef, intBetween, isToken, parseProps, portOrToken, namePrefix, dockerNetwork, loadBalancerTarget } from '../private/validation';
 
 /** One server in a load balancer's backend, found by its Docker DNS name. */
 export interface LoadBalancerServer {
@@ -271,7 +271,7 @@ const CERT_PATH = '/usr/local/etc/haproxy/certs/site.pem';
 // (SETUID/SETGID), and the root master signals them on reload and stop (KILL: another uid).
 // NET_BIND_SERVICE for 80/443 on engines that do not lower ip_unprivileged_port_start.
 const LB_CAPABILITIES = ['SETUID', 'SETGID', 'KILL', 'NET_BIND_SERVICE'];
-const PAIR_IMAGE_CONTEXT = resolve(__dirname, '..', 'assets', 'haproxy-keepalived');
+const PAIR_IMAGE_CONTEXT = resolve(__dirname, '..', '..', 'assets', 'haproxy-keepalived');
 const PAIR_PATHS = { supervisor: '/etc/dws/lb-node.sh', check: '/etc/dws/check-haproxy.sh', keepalived: '/etc/dws/keepalived.conf.in' };
 
 /** The pair's addresses, checked against its subnet. */

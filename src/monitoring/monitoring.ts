@@ -5,18 +5,18 @@ import { password } from '@cdktf/provider-random';
 import { Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
-import { AppServerPair } from './app-server-pair';
-import { AlertReceiver, renderAlertmanagerConfig } from './config/alertmanager';
-import { HTTPS_PROBE_MODULE, renderBlackboxConfig } from './config/blackbox';
-import { DASHBOARD_FILES, dashboardsDir, renderGrafanaDashboardProvider, renderGrafanaDatasource } from './config/grafana';
-import { EXPORTER_USER, HEARTBEAT } from './config/mysql';
-import { AlertThresholds, DEFAULT_ALERT_THRESHOLDS, ProbeJob, renderAlertRules, renderPrometheusConfig, ScrapeJob } from './config/prometheus';
-import { HealthcheckSpec, namePrefixFor, ensureDockerProvider, ensureRandomProvider, stackContainer, terraformLiteral } from './docker';
-import { ValidationError } from './errors';
-import { registryImage } from './images';
-import { LoadBalancer } from './load-balancer';
-import { MySqlPrimaryReplica } from './mysql-primary-replica';
-import { childPath, imageRef, intBetween, parseProps, namePrefix, dockerNetwork, databaseConnection } from './validation';
+import { AppServerPair } from '../app-servers/app-server-pair';
+import { AlertReceiver, renderAlertmanagerConfig } from './render/alertmanager';
+import { HTTPS_PROBE_MODULE, renderBlackboxConfig } from './render/blackbox';
+import { DASHBOARD_FILES, dashboardsDir, renderGrafanaDashboardProvider, renderGrafanaDatasource } from './render/grafana';
+import { EXPORTER_USER, HEARTBEAT } from '../database/render/mysql';
+import { AlertThresholds, DEFAULT_ALERT_THRESHOLDS, ProbeJob, renderAlertRules, renderPrometheusConfig, ScrapeJob } from './render/prometheus';
+import { HealthcheckSpec, namePrefixFor, ensureDockerProvider, ensureRandomProvider, stackContainer, terraformLiteral } from '../private/docker';
+import { ValidationError } from '../errors';
+import { registryImage } from '../private/images';
+import { LoadBalancer } from '../load-balancer/load-balancer';
+import { MySqlPrimaryReplica } from '../database/mysql-primary-replica';
+import { childPath, imageRef, intBetween, parseProps, namePrefix, dockerNetwork, databaseConnection } from '../private/validation';
 
 /** Images of the monitoring stack; each defaults to a pinned official image. */
 export interface MonitoringImages {

@@ -1,6 +1,6 @@
 import { Annotations, DefaultTokenResolver, IAspect, StringConcat, TerraformResource, Tokenization } from 'cdktf';
 import { IConstruct } from 'constructs';
-import { ValidationError } from './errors';
+import { ValidationError } from '../errors';
 
 /** The rules the policy checks on every docker_container it visits. */
 export const POLICY_RULES = {

@@ -1,6 +1,6 @@
 import { Token } from 'cdktf';
 import { z } from 'zod';
-import { ValidationError } from './errors';
+import { ValidationError } from '../errors';
 
 /** Parses props with a zod schema; the first problem becomes one ValidationError. */
 export function parseProps<S extends z.ZodType>(schema: S, input: unknown, constructPath: string, fieldPrefix?: string): z.output<S> {
