@@ -11,8 +11,8 @@ export const DASHBOARD_FILES: readonly string[] = ['haproxy.json', 'nginx.json',
 export const GRAFANA_DATASOURCE_UID = 'prometheus';
 
 /**
- * Absolute path of assets/dashboards: this file is src/config/grafana.ts when run from source and
- * lib/config/grafana.js in the package, both two levels below the package root.
+ * Absolute path of assets/dashboards: this file is src/monitoring/render/grafana.ts when run from
+ * source and lib/monitoring/render/grafana.js in the package, both three levels below the root.
  */
 export function dashboardsDir(): string {
   return resolve(__dirname, '..', '..', '..', 'assets', 'dashboards');
