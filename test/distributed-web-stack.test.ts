@@ -167,10 +167,41 @@ describe('DistributedWebStack', () => {
     expect(['test-lb', 'test-db-router', 'test-db-primary'].map(imageOf)).toEqual(['mirror/haproxy:3.0', 'mirror/haproxy:3.0', 'mirror/mariadb:11.8']);
   });
 
-  it('matches the reviewed snapshot', () => {
-    // Only whole path components: a checkout at /w must not turn "$ROUTES/wanted" into "$ROUTES<repo>anted".
-    const repoPath = new RegExp(`${REPO.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=[/"]|$)`, 'g');
-    expect(json.replace(repoPath, '<repo>')).toMatchSnapshot();
+  // Only whole path components: a checkout at /w must not turn "$ROUTES/wanted" into "$ROUTES<repo>anted".
+  const repoPath = new RegExp(`${REPO.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=[/"]|$)`, 'g');
+
+  it('renders the reviewed files: one snapshot file per uploaded file, so a change reads as a diff of that file', async () => {
+    const files = containers.flatMap((c) => (c.upload ?? []).filter((u: any) => typeof u.content === 'string').map((u: any) => [`${baseName(c.name)}${u.file}`, u.content as string] as const));
+    expect(files.length).toBeGreaterThan(20);
+    for (const [path, content] of files) await expect(content.replace(repoPath, '<repo>')).toMatchFileSnapshot(`__snapshots__/files/${path}`);
+  });
+
+  it('has the reviewed containers: image, user, capabilities, memory, restart, networks, mounts, ports, healthcheck', () => {
+    const summary = containers
+      .map((c) => ({
+        name: baseName(c.name),
+        image: c.image,
+        user: c.user,
+        entrypoint: c.entrypoint,
+        add: c.capabilities?.add ?? [],
+        drop: c.capabilities?.drop,
+        securityOpts: c.security_opts,
+        memory: [c.memory, c.memory_swap],
+        restart: c.restart,
+        networks: (c.networks_advanced ?? []).map((n: any) => `${n.name} ${(n.aliases ?? []).map(baseName).join(',')}`),
+        mounts: (c.mounts ?? []).map((m: any) => `${m.type} ${m.source} -> ${m.target}${m.read_only ? ' (ro)' : ''}`),
+        ports: c.ports,
+        healthcheck: c.healthcheck?.test,
+        labels: (c.labels ?? []).map((l: any) => l.label),
+        files: (c.upload ?? []).map((u: any) => `${u.file}${u.permissions ? ` ${u.permissions}` : ''}`),
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    expect(JSON.parse(JSON.stringify(summary).replace(repoPath, '<repo>'))).toMatchSnapshot();
+  });
+
+  it('has the reviewed resources, by type and name', () => {
+    const names = Object.fromEntries(Object.entries<Record<string, any>>(tf.resource).map(([type, rs]) => [type, Object.values(rs).map((r) => baseName(String(r.name ?? '(unnamed)'))).sort()]));
+    expect(names).toMatchSnapshot();
   });
 });
 
