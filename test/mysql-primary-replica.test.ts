@@ -177,7 +177,7 @@ describe('MySqlPrimaryReplica', () => {
       [{ timeoutMs: 0 }, 'semiSync.timeoutMs must be a whole number of milliseconds between 100 and 86400000 (got 0)'],
       [{ timeoutMs: 86_400_001 }, 'semiSync.timeoutMs must be a whole number of milliseconds between 100 and 86400000 (got 86400001)'],
       [{ timeoutMs: 1.5e3 + 0.5 }, 'semiSync.timeoutMs must be a whole number of milliseconds between 100 and 86400000 (got 1500.5)'],
-      [{ timeoutMs: '10s' }, 'semiSync must be false or { timeoutMs: number } (got {"timeoutMs":"10s"})'],
+      [{ timeoutMs: '10s' }, 'semiSync.timeoutMs must be a whole number of milliseconds between 100 and 86400000 (got "10s")'],
       [true, 'semiSync must be false or { timeoutMs: number } (got true)'],
       [{ timeout: 10 }, 'semiSync.timeout is not a known property (check the spelling)'],
     ])('rejects semiSync %j with a clear message', (semiSync, message) => {

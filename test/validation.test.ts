@@ -300,3 +300,69 @@ describe('wrong kinds of value: a clear message, never a TypeError, nothing left
     expect(errorOf(create)).toBe(message);
   });
 });
+
+// Every integer prop, at each side of its range and in the wrong kind: the exact message, nothing
+// left in the tree, and good props under the same id after. Its bounds pass.
+describe('integer props: refused outside their range, accepted at its ends', () => {
+  type Build = (props: Record<string, unknown>) => (s: TerraformStack) => unknown;
+  const target = { loadBalancerServers: () => [{ name: 'a', host: 'a', port: 80 }] };
+  const builders: Record<string, { path: string; build: Build }> = {
+    lb: { path: 'test/lb', build: (props) => (s) => new LoadBalancer(s, 'lb', { networks: [sharedNet(s)], targets: [target], ...props } as any) },
+    app: { path: 'test/app', build: (props) => (s) => new AppServerPair(s, 'app', { codebase: { image: 'shop:1' }, network: sharedNet(s), ...props } as any) },
+    db: { path: 'test/db', build: (props) => (s) => new MySqlPrimaryReplica(s, 'db', { network: sharedNet(s), ...props } as any) },
+    mon: {
+      path: 'test/mon',
+      build: (props) => (s) => new Monitoring(s, 'mon', { managementNetwork: (s.node.tryFindChild('net-mgmt') as any) ?? testNetwork(s, 'net-mgmt', true), ...props } as any),
+    },
+  };
+  // [construct, field, min, max, the largest value valid with the other defaults]
+  const fields: [keyof typeof builders, string, number, number, number?][] = [
+    ['lb', 'listenPort', 1, 65535],
+    ['lb', 'tlsListenPort', 1, 65535],
+    ['lb', 'statsPort', 1, 65535],
+    ['lb', 'healthCheck.expectStatus', 100, 599],
+    ['lb', 'healthCheck.intervalSeconds', 1, 60],
+    ['lb', 'healthCheck.timeoutSeconds', 1, 60],
+    ['lb', 'healthCheck.fall', 1, 10],
+    ['lb', 'healthCheck.rise', 1, 10],
+    ['lb', 'failureHandling.retries', 0, 10],
+    ['lb', 'failureHandling.errorLimit', 0, 100],
+    ['lb', 'failureHandling.slowStartSeconds', 0, 3600],
+    ['lb', 'timeouts.connectSeconds', 1, 300],
+    ['lb', 'timeouts.clientSeconds', 1, 3600],
+    ['lb', 'timeouts.serverSeconds', 1, 3600],
+    ['lb', 'timeouts.tunnelSeconds', 1, 86_400],
+    ['lb', 'maxConnections', 1, 1_000_000],
+    ['lb', 'memoryMb', 16, 1_048_576],
+    ['lb', 'tls.selfSigned.validityDays', 1, 398],
+    ['app', 'appPort', 1, 65535],
+    ['app', 'proxyReadTimeoutSeconds', 1, 3600],
+    ['app', 'appMemoryMb', 16, 1_048_576],
+    ['app', 'nginxMemoryMb', 16, 1_048_576],
+    ['db', 'port', 1, 65534],
+    ['db', 'serverIdBase', 1, 4_294_967_294],
+    ['db', 'memoryMb', 256, 1_048_576],
+    // afterSeconds + 3 s must stay below the semi-sync timeout (10 s by default).
+    ['db', 'failover.afterSeconds', 2, 3600, 6],
+    ['db', 'failover.catchUpTimeoutSeconds', 1, 3600],
+    ['mon', 'scrapeIntervalSeconds', 1, 300],
+    ['mon', 'retentionDays', 1, 3650],
+    ['mon', 'prometheusMemoryMb', 64, 1_048_576],
+    ['mon', 'thresholds.certificateExpiryDays', 1, 365],
+  ];
+  const at = (field: string, value: unknown): Record<string, unknown> =>
+    field.split('.').reduceRight<unknown>((inner, key) => ({ [key]: inner }), value) as Record<string, unknown>;
+  const shown = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+  const bad = fields.flatMap(([c, field, min, max]) =>
+    [min - 1, max + 1, min + 0.5, String(min), NaN, null].map((value) => [c, field, value, `${builders[c].path}: ${field} must be an integer between ${min} and ${max} (got ${shown(value)})`] as const),
+  );
+  it.each(bad)('%s %s = %j', (c, field, value, message) => {
+    expect(errorOf(builders[c].build(at(field, value)), builders[c].build({}))).toBe(message);
+  });
+  const good = fields.flatMap(([c, field, min, max, validMax]) => [min, validMax ?? max].map((value) => [c, field, value] as const));
+  it.each(good)('%s %s = %j is accepted', (c, field, value) => {
+    const s = stack();
+    builders[c].build(at(field, value))(s);
+    expect(() => Testing.synth(s)).not.toThrow();
+  });
+});

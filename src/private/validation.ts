@@ -6,7 +6,7 @@ import { ValidationError } from '../errors';
 export function parseProps<S extends z.ZodType>(schema: S, input: unknown, constructPath: string, fieldPrefix?: string): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
+  const issue = deepest(result.error.issues[0]);
   const parts = [...(fieldPrefix ? [fieldPrefix] : []), ...issue.path.map(String)];
   const field = parts.join('.') || 'props';
   if (issue.code === 'invalid_key') {
@@ -22,6 +22,18 @@ export function parseProps<S extends z.ZodType>(schema: S, input: unknown, const
   }
   const value = valueAt(input, issue.path);
   throw new ValidationError(constructPath, field, `${plain(issue, value, parts.length === 0)} (got ${describe(value)})`);
+}
+
+/**
+ * In a union (e.g. tls: false | { certificatePem, ... } | { selfSigned }), the branch that got
+ * furthest says what is wrong: its issue, at its full path, rather than "must be one of".
+ */
+function deepest(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== 'invalid_union' || !issue.errors?.length) return issue;
+  const inner = issue.errors.flat().filter((i) => i.path.length > 0);
+  if (!inner.length) return issue;
+  const best = inner.reduce((a, b) => (b.path.length > a.path.length ? b : a));
+  return deepest({ ...best, path: [...issue.path, ...best.path] } as z.core.$ZodIssue);
 }
 
 /** zod's own wording ("Invalid input: expected record, received null") in ours. */
