@@ -285,10 +285,20 @@ describe('LoadBalancer pair', () => {
     expect(resources(tf, 'random_password')).toHaveLength(1);
   });
 
+  it('in a small subnet, puts the floating IP and the nodes in its lower half by default', () => {
+    const tf = synthPair({ subnet: '10.213.0.0/28' });
+    const addresses = resources(tf, 'docker_container').map((c) => c.networks_advanced.find((n: any) => n.ipv4_address)?.ipv4_address).sort();
+    expect(addresses).toEqual(['10.213.0.3', '10.213.0.4']);
+    expect(uploaded(byName(tf, 'docker_container', 'test-lb-1'), '/etc/dws/keepalived.conf.in')).toContain('10.213.0.2/28 dev');
+  });
+
   it('rejects a bad pair with the field, the value and what is allowed', () => {
     const bad: [Record<string, unknown>, Record<string, unknown>, string][] = [
       [{ subnet: '10.213.0.1/24' }, {}, 'test/lb: pair.subnet must be an IPv4 network such as "10.213.0.0/24" (prefix length 28 or less, no host bits set) (got "10.213.0.1/24")'],
       [{ virtualIp: '10.214.0.10' }, {}, 'test/lb: pair.virtualIp must be host addresses in pair.subnet 10.213.0.0/24 (got "10.214.0.10")'],
+      // Docker's dynamic range: another container may be given it first.
+      [{ virtualIp: '10.213.0.200' }, {}, 'test/lb: pair.virtualIp must be in the lower half of pair.subnet 10.213.0.0/24 (below 10.213.0.128/25, which Docker hands out to containers) (got "10.213.0.200")'],
+      [{ nodeAddresses: ['10.213.0.11', '10.213.0.128'] }, {}, 'test/lb: pair.nodeAddresses must be in the lower half of pair.subnet 10.213.0.0/24 (below 10.213.0.128/25, which Docker hands out to containers) (got "10.213.0.128")'],
       [{ nodeAddresses: ['10.213.0.10', '10.213.0.12'] }, {}, 'test/lb: pair needs three different addresses for the floating IP and the two nodes (got ["10.213.0.10","10.213.0.10","10.213.0.12"])'],
       [{ advertIntervalSeconds: 0.001 }, {}, 'test/lb: pair.advertIntervalSeconds must be a whole number of seconds from 1 to 255, or a fraction from 0.05 to 40.95 in hundredths (got 0.001)'],
       [{}, { publish: { httpsPort: 9443 } }, 'test/lb: publish.httpsPort is not available with a pair: nothing is published, clients use the floating IP pair.virtualIp (got 9443)'],

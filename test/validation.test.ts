@@ -85,6 +85,9 @@ describe('AppServerPair validation', () => {
 
   it.each([
     [{ codebase: { directory: '/does/not/exist' } }, 'test/app: codebase.directory must be an existing directory (got "/does/not/exist")'],
+    [{ codebase: { directory: APP_DIR, dockerfile: 'Nope.Dockerfile' } }, `test/app: codebase.dockerfile must be a file inside codebase.directory ${JSON.stringify(APP_DIR)} (got "Nope.Dockerfile")`],
+    [{ codebase: { directory: APP_DIR, dockerfile: '../basic/main.ts' } }, `test/app: codebase.dockerfile must be a file inside codebase.directory ${JSON.stringify(APP_DIR)} (got "../basic/main.ts")`],
+    [{ codebase: { directory: APP_DIR, dockerfile: '.' } }, `test/app: codebase.dockerfile must be a file inside codebase.directory ${JSON.stringify(APP_DIR)} (got ".")`],
     [{ codebase: {} }, 'test/app: codebase must be { image: "..." } or { directory: "..." } (got {})'],
     [{ codebase: { image: 'shop:1', dir: 'x' } }, 'test/app: codebase.dir is not a known property (check the spelling)'],
     [{ codebase: { image: 'shop:1', staticPath: 'public' } }, 'test/app: codebase.staticPath must be an absolute path in the image, or false (got "public")'],

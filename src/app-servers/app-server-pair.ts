@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { container, image, network } from '@cdktf/provider-docker';
 import { Fn, Lazy } from 'cdktf';
 import { Construct } from 'constructs';
@@ -77,7 +78,16 @@ const directoryCodebase = z.strictObject({
 });
 
 function parseCodebase(input: unknown, path: string): z.output<typeof imageCodebase> | z.output<typeof directoryCodebase> {
-  if (input && typeof input === 'object' && 'directory' in input) return parseProps(directoryCodebase, input, path, 'codebase');
+  if (input && typeof input === 'object' && 'directory' in input) {
+    const c = parseProps(directoryCodebase, input, path, 'codebase');
+    // Docker builds only from inside the context: a Dockerfile elsewhere, or none, fails at deploy.
+    const file = resolve(c.directory, c.dockerfile);
+    const rel = relative(resolve(c.directory), file);
+    if (rel.startsWith('..') || isAbsolute(rel) || !existsSync(file) || !statSync(file).isFile()) {
+      throw new ValidationError(path, 'codebase.dockerfile', `must be a file inside codebase.directory ${JSON.stringify(c.directory)} (got ${JSON.stringify(c.dockerfile)})`);
+    }
+    return c;
+  }
   if (input && typeof input === 'object' && 'image' in input) return parseProps(imageCodebase, input, path, 'codebase');
   throw new ValidationError(path, 'codebase', `must be { image: "..." } or { directory: "..." } (got ${JSON.stringify(input)})`);
 }

@@ -12,7 +12,7 @@ import { DOCKER_DNS, namePrefixFor, ensureDockerProvider, ensureRandomProvider, 
 import { ValidationError } from '../errors';
 import { renderKeepalivedConfig, renderLbHealthCheck, renderLbNodeSupervisor } from './render/keepalived';
 import { DEFAULT_IMAGES, registryImage } from '../private/images';
-import { isHostIn, nthAddress, parseSubnet } from '../private/ipv4';
+import { isHostIn, isInLowerHalf, nthAddress, parseSubnet, upperHalf } from '../private/ipv4';
 import { SecurityPolicy } from '../policy/security-policy';
 import { childPath, imageRef, intBetween, isToken, parseProps, portOrToken, namePrefix, dockerNetwork, loadBalancerTarget } from '../private/validation';
 
@@ -282,10 +282,17 @@ function resolvePair(path: string, pair: z.output<typeof pairSchema>, publish: R
     }
   }
   const subnet = parseSubnet(pair.subnet)!;
-  const virtualIp = pair.virtualIp ?? nthAddress(subnet, 10);
-  const nodeAddresses = pair.nodeAddresses ?? [nthAddress(subnet, 11), nthAddress(subnet, 12)];
+  // .10-.12, or .2-.4 where the lower half is smaller than that (.1 is Docker's gateway).
+  const first = subnet.size / 2 > 12 ? 10 : 2;
+  const virtualIp = pair.virtualIp ?? nthAddress(subnet, first);
+  const nodeAddresses = pair.nodeAddresses ?? [nthAddress(subnet, first + 1), nthAddress(subnet, first + 2)];
   for (const [field, ip] of [['pair.virtualIp', virtualIp], ['pair.nodeAddresses', nodeAddresses[0]], ['pair.nodeAddresses', nodeAddresses[1]]]) {
     if (!isHostIn(subnet, ip)) throw new ValidationError(path, field, `must be host addresses in pair.subnet ${pair.subnet} (got ${JSON.stringify(ip)})`);
+    // Docker hands the upper half to containers (the edge network's ipRange): a fixed address
+    // there can be given to another container first.
+    if (!isInLowerHalf(subnet, ip)) {
+      throw new ValidationError(path, field, `must be in the lower half of pair.subnet ${pair.subnet} (below ${upperHalf(subnet)}, which Docker hands out to containers) (got ${JSON.stringify(ip)})`);
+    }
   }
   if (new Set([virtualIp, ...nodeAddresses]).size !== 3) {
     throw new ValidationError(path, 'pair', `needs three different addresses for the floating IP and the two nodes (got ${JSON.stringify([virtualIp, ...nodeAddresses])})`);

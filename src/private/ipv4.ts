@@ -30,5 +30,8 @@ export const nthAddress = (s: Subnet, n: number) => intToIp(s.base + n);
 /** A usable host address of the subnet: not the network or broadcast address. */
 export const isHostIn = (s: Subnet, ip: string) => ipToInt(ip) > s.base && ipToInt(ip) < s.base + s.size - 1;
 
+/** In the lower half of the subnet (below Docker's dynamic range when that is the upper half). */
+export const isInLowerHalf = (s: Subnet, ip: string) => ipToInt(ip) < s.base + s.size / 2;
+
 /** The upper half of the subnet, for Docker's `ipRange`: dynamic addresses stay out of the lower half. */
 export const upperHalf = (s: Subnet) => `${intToIp(s.base + s.size / 2)}/${s.prefixLength + 1}`;
