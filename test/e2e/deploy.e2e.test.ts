@@ -826,10 +826,13 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     }
     return { writer: sql(writer, 'SELECT @@global.gtid_binlog_pos').out.trim(), follower: sql(follower, 'SELECT @@global.gtid_slave_pos').out.trim(), subsetOfWriter: replicatesFrom(follower, writer) !== undefined };
   };
-  /** What every writer drill must show: writes back within 15 s, none lost, the follower healthy and consistent. */
-  const expectWriterDrillHeld = (w: { acked: number[]; maxGapMs: number; maxGapEndAt?: number }, missing: number[] | undefined, following: unknown, catchUpSeconds: number | undefined, g: { subsetOfWriter: boolean }) => {
+  /**
+   * What every writer drill must show: writes back within maxGapMs (about twice the medians the
+   * README gives), none lost, the follower healthy and consistent.
+   */
+  const expectWriterDrillHeld = (w: { acked: number[]; maxGapMs: number; maxGapEndAt?: number }, maxGapMs: number, missing: number[] | undefined, following: unknown, catchUpSeconds: number | undefined, g: { subsetOfWriter: boolean }) => {
     expect(w.acked.length).toBeGreaterThan(100);
-    expect(w.maxGapMs).toBeLessThanOrEqual(15_000);
+    expect(w.maxGapMs).toBeLessThanOrEqual(maxGapMs);
     // Acknowledged writes resumed after the fault (the longest gap did not run to the end).
     expect(w.maxGapEndAt).toBeDefined();
     expect(missing).toEqual([]);
@@ -953,7 +956,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
   });
 
   // The writer's failure. Writes unavailable = the longest time between two acknowledged writes.
-  it('drill: kill -9 of the writer\'s server process during writes: writes back within 15 s, no acknowledged write lost, GTIDs consistent', async () => {
+  it('drill: kill -9 of the writer\'s server process during writes: writes back within 8 s (reopened, not failed over), no acknowledged write lost, GTIDs consistent', async () => {
     const writer = routed('writer');
     const writing = writes(30, 50, 3_000_000);
     await new Promise((r) => setTimeout(r, 5000));
@@ -968,13 +971,14 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     const g = gtids(now, follower);
     const missing = missingOn(now, w.acked);
     figures.writerKill9Drill = { acked: w.acked.length, failed: w.failed, lost: missing?.length, unavailableMs: w.maxGapMs, failedOver: now !== writer, catchUpSeconds, gtids: g };
-    expectWriterDrillHeld(w, missing, following, catchUpSeconds, g);
+    // Measured 1.5-4.0 s (a restart, then the receiver reconnects).
+    expectWriterDrillHeld(w, 8000, missing, following, catchUpSeconds, g);
     // Its container restarted at once (its name resolved again): a restarting server is waited
     // for (failover.afterSeconds), and it came back within that: reopened, not failed over.
     expect(now).toBe(writer);
   });
 
-  it('drill: docker kill of the writer container during writes: the other node takes writes within 15 s, none acknowledged lost; started again, the old writer rejoins as its replica', async () => {
+  it('drill: docker kill of the writer container during writes: the other node takes writes within 5 s, none acknowledged lost; started again, the old writer rejoins as its replica', async () => {
     const writer = routed('writer');
     const since = new Date().toISOString();
     const writing = writes(30, 50, 4_000_000);
@@ -995,7 +999,10 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     if (promoted !== other(writer) || process.env.DWS_AGENT_LOG) console.log(`[${engine}] the agent said:\n${log}`);
     figures.writerContainerKillDrill = { acked: w.acked.length, failed: w.failed, lost: missing?.length, unavailableMs: w.maxGapMs, timeline, rejoinSeconds, rebuilt: /rebuilt/.test(log), gtids: g };
     expect(promoted).toBe(other(writer));
-    expectWriterDrillHeld(w, missing, following, catchUpSeconds, g);
+    // Measured 2.2-2.7 s: the 3 s goal, with room for a noisy machine.
+    expectWriterDrillHeld(w, 5000, missing, following, catchUpSeconds, g);
+    // Rejoined (measured 1.7-3.2 s after the start).
+    expect(rejoinSeconds).toBeLessThan(15);
     // No flapping: the old writer came back, the writer stayed where it is.
     expect(routed('writer')).toBe(promoted);
     expect(log).toMatch(/failover: .* is the writer/);
@@ -1041,7 +1048,8 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     expect(w.acked.length).toBeGreaterThan(1000);
     expect(w.maxGapEndAt).toBeDefined();
     expect(missing).toEqual([]);
-    expect(w.maxGapMs).toBeLessThanOrEqual(15_000);
+    // Measured 1.1-1.4 s.
+    expect(w.maxGapMs).toBeLessThanOrEqual(5000);
     expect(following).toBeDefined();
     expect(catchUpSeconds).toBeDefined();
     expect(g.subsetOfWriter).toBe(true);
