@@ -59,7 +59,7 @@ const opts = { host, user: 'app', database: 'app', password: fs.readFileSync('/r
   // A gap still open at the end counts to the end.
   if (lastAck && Date.now() - lastAck > maxGapMs) [maxGapMs, maxGapEndAt] = [Date.now() - lastAck, undefined];
   // Exit once the line is out: a pipe takes 64 KiB at a time, and exit() does not wait for the rest.
-  process.stdout.write(JSON.stringify({ acked, ackAt, slowWrites, failed, maxWaitMs, maxGapMs, maxGapEndAt }) + '\n', () => process.exit(0));
+  process.stdout.write(JSON.stringify({ acked, ackAt, slowWrites, failed, maxWaitMs, maxGapMs, maxGapEndAt }) + '\\n', () => process.exit(0));
 })();
 `;
 
