@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbEntrypointModel, DbTlsFiles, dbHealthcheckCommand, renderBootstrapSql, renderMyCnf } from '../../src/database/render/mysql';
-import { LocalMariaDb, LocalServer, PASSWORDS as passwords, fillPasswords as fill, openWriter } from './local-mariadb';
+import { LocalMariaDb, LocalServer, PASSWORDS as passwords, fillPasswords as fill, localNodeModel, openWriter } from './local-mariadb';
 import { run } from './real-programs';
 
 // A MariaDB primary and replica with TLS on, as rendered: certificates from a private CA made
@@ -48,21 +48,8 @@ describe('MariaDB with TLS on: verified replication, clients only over TLS', { t
   beforeAll(async () => {
     tls = makeCertificates();
     const files = { ca: tls.ca, cert: tls.cert, key: tls.key };
-    const model = (role: 'primary' | 'replica'): DbEntrypointModel => ({
-      engine: 'mariadb',
-      role,
-      port: PRIMARY_PORT,
-      databaseName: 'app',
-      appUser: 'app',
-      replicationUser: 'repl',
-      primaryHost: '127.0.0.1',
-      // Over 127.0.0.1 the test's clients are "localhost": they stand in for the router (app), the
-      // nodes (replication) and the failover agent.
-      appUserHosts: ['localhost'],
-      replicationUserHosts: ['localhost'],
-      failoverUserHosts: ['localhost'],
-      tls: files,
-    });
+    // The local node model, with TLS and without the exporter's account.
+    const model = (role: 'primary' | 'replica'): DbEntrypointModel => ({ ...localNodeModel(role, PRIMARY_PORT), exporterUserHosts: undefined, tls: files });
     const cnf = (role: 'primary' | 'replica', serverId: number) => renderMyCnf({ engine: 'mariadb', role, serverId, port: 3306, tls: files });
     const primary: LocalServer = await local.start('primary', cnf('primary', 1), PRIMARY_PORT);
     primaryDir = primary.dir;
