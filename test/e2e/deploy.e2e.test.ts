@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { DASHBOARD_FILES, dashboardQueries, dashboardsDir, requiredMetricGroups } from '../../src/monitoring/render/grafana';
-import { Deployment, REPO, Response, cleanUpAfterFailure, containerOf, docker, getFrom, handshake, healthyWithin, images, leftovers, removeLeftovers, request, saveFigures, sh, until, withoutGeneration } from './harness';
+import { Deployment, REPO, Response, cleanUpAfterFailure, destroyPastStaleEndpoints, containerOf, docker, getFrom, handshake, healthyWithin, images, leftovers, removeLeftovers, request, saveFigures, sh, until, withoutGeneration } from './harness';
 
 // `cdktf deploy` of examples/basic onto the local Docker engine, checked from outside as a user
 // would, then destroyed. Once per engine. Figures go to the log and test/e2e/.work/<engine>.json.
@@ -1068,8 +1068,9 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
 
   it('leaves no container, network or volume after cdktf destroy', () => {
     removeSink(); // it is on the stack's network, which destroy removes
-    const { seconds } = deployment.destroy();
+    const { seconds, staleEndpoints } = destroyPastStaleEndpoints(deployment, prefix);
     figures.destroySeconds = seconds;
+    if (staleEndpoints.length) figures.staleEndpoints = staleEndpoints;
     expect(leftovers(prefix)).toEqual({ containers: [], networks: [], volumes: [] });
   });
 });

@@ -206,8 +206,52 @@ export function replicaFields(container: string, engine: Engine): Record<string,
 export function removeLeftovers(prefix: string): void {
   const l = leftovers(prefix);
   if (l.containers.length) sh('docker', ['rm', '-f', ...l.containers]);
+  for (const net of l.networks) disconnectStaleEndpoints(net);
   if (l.networks.length) sh('docker', ['network', 'rm', ...l.networks]);
   if (l.volumes.length) sh('docker', ['volume', 'rm', ...l.volumes]);
+}
+
+/** The endpoints Docker holds on a network: the container names, and whether each still exists. */
+export function networkEndpoints(net: string): { name: string; exists: boolean }[] {
+  const r = sh('docker', ['network', 'inspect', '--format', '{{range .Containers}}{{println .Name}}{{end}}', net], { allowFail: true });
+  if (r.status !== 0) return [];
+  return r.out
+    .split('\n')
+    .filter(Boolean)
+    .map((name) => ({ name, exists: sh('docker', ['container', 'inspect', name], { allowFail: true }).status === 0 }));
+}
+
+/**
+ * Force-disconnects the endpoints of containers that no longer exist: Docker sometimes keeps one
+ * after its container is gone and then refuses to remove the network ("has active endpoints",
+ * moby/moby#17217, #42119). Returns what it disconnected.
+ */
+export function disconnectStaleEndpoints(net: string): string[] {
+  const stale = networkEndpoints(net).filter((e) => !e.exists).map((e) => e.name);
+  for (const name of stale) sh('docker', ['network', 'disconnect', '--force', net, name], { allowFail: true });
+  return stale;
+}
+
+/**
+ * `cdktf destroy`, as a user runs it. If it fails only because Docker kept an endpoint of a
+ * container that no longer exists (the engine bug above), those endpoints are force-disconnected,
+ * named in the result, and destroy runs once more. A live container on the stack's networks, or
+ * any other failure, fails it.
+ */
+export function destroyPastStaleEndpoints(deployment: Deployment, prefix: string): { seconds: number; staleEndpoints: string[] } {
+  try {
+    return { seconds: deployment.destroy().seconds, staleEndpoints: [] };
+  } catch (e) {
+    const message = (e as Error).message;
+    if (!message.includes('has active endpoints') && !message.includes("waiting for state to become 'removed'")) throw e;
+    const networks = leftovers(prefix).networks;
+    const live = networks.flatMap((net) => networkEndpoints(net).filter((x) => x.exists).map((x) => `${x.name} on ${net}`));
+    if (live.length) throw new Error(`cdktf destroy left containers on the stack's networks: ${live.join(', ')}\n${message.slice(-2000)}`);
+    const staleEndpoints = networks.flatMap((net) => disconnectStaleEndpoints(net).map((name) => `${name} on ${net}`));
+    if (!staleEndpoints.length) throw e;
+    console.warn(`[${deployment.name}] Docker kept endpoints of removed containers (${staleEndpoints.join(', ')}); force-disconnected them and ran destroy again`);
+    return { seconds: deployment.destroy().seconds, staleEndpoints };
+  }
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
