@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { AddressInfo, connect, createServer, Server, Socket } from 'node:net';
+import { connect, createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -195,12 +195,9 @@ describe('renderDbRouterConfig, run by real HAProxy with the route check', { tag
 
   beforeAll(async () => {
     mkdirSync(routes);
-    // A free port for the nodes, then the router's two (high ports; the test may not run as root).
-    const probe = createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
-    const base = (probe.address() as AddressInfo).port;
-    probe.close();
-    ports = { node: base, writer: base + 1, reader: base + 2, metrics: base + 3 };
+    // Unprivileged (the test may not run as root) and below the ephemeral range (32768+), where an
+    // outgoing connection of a parallel test could take one between a probe and HAProxy's bind.
+    ports = { node: 23081, writer: 23082, reader: 23083, metrics: 23084 };
     servers = await Promise.all(nodes.map((n) => greeter(n, ports.node)));
     route('writer', nodes[0]);
     route('reader', nodes[1]);
