@@ -9,6 +9,8 @@ import { LoadBalancer, LoadBalancerProps } from './load-balancer/load-balancer';
 import { Monitoring, MonitoringImages, MonitoringProps } from './monitoring/monitoring';
 import { MySqlPrimaryReplica, MySqlPrimaryReplicaProps } from './database/mysql-primary-replica';
 import { SecurityPolicy } from './policy/security-policy';
+import { DEFAULT_IMAGES } from './private/images';
+import { propsSchema } from './private/props-schema';
 import { childPath, imageRef, parseProps, namePrefix, childProps } from './private/validation';
 
 /** Images for every component; each defaults to a pinned official image. */
@@ -55,22 +57,22 @@ export interface DistributedWebStackProps {
   readonly logging?: ContainerLoggingProps;
 }
 
-const schema = z.strictObject({
+const schema = propsSchema<DistributedWebStackProps>()({
   codebase: z.custom<any>((v) => v !== undefined && v !== null, { error: 'is required: { image: "..." } or { directory: "..." } (see AppServerPair)' }),
   namePrefix: namePrefix.optional(),
-  images: z.strictObject({ haproxy: imageRef.optional(), nginx: imageRef.optional(), database: imageRef.optional(), golang: imageRef.optional(), monitoring: z.any().optional() }).default({}),
+  images: propsSchema<StackImages>()({ haproxy: imageRef.default(DEFAULT_IMAGES.haproxy), nginx: imageRef.default(DEFAULT_IMAGES.nginx), database: imageRef.optional(), golang: imageRef.default(DEFAULT_IMAGES.golang), monitoring: z.any().optional() }).prefault({}),
   loadBalancer: childProps('LoadBalancer').optional(),
   appServers: childProps('AppServerPair').optional(),
   database: childProps('MySqlPrimaryReplica').optional(),
   hostFirewall: z.boolean({ error: 'must be true or false' }).default(false),
   monitoring: z.union([z.literal(false), z.record(z.string(), z.any())], { error: 'must be false or Monitoring props' }).default({}),
-  logging: z
-    .strictObject({
-      driver: z.string().regex(/^[a-z0-9_-]+$/, { error: 'must be a Docker log driver name such as "json-file" or "syslog"' }),
-      options: z.record(z.string(), z.string({ error: 'must be a string' })).optional(),
-    })
-    .default({ driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } }),
+  logging: propsSchema<ContainerLoggingProps>()({
+    driver: z.string().regex(/^[a-z0-9_-]+$/, { error: 'must be a Docker log driver name such as "json-file" or "syslog"' }),
+    options: z.record(z.string(), z.string({ error: 'must be a string' })).optional(),
+  }).default({ driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } }),
 });
+/** The props' checks and defaults, for the tests (src/index.ts does not export it). */
+export const distributedWebStackPropsSchema = schema;
 
 /**
  * The whole redundant web stack: an HAProxy load balancer, two Nginx + app servers and a MySQL
@@ -122,7 +124,7 @@ export class DistributedWebStack extends Construct {
         network: this.dataNetwork,
         image: p.images.database,
         routerImage: p.images.haproxy,
-        ...(p.images.golang ? { agentBuilderImage: p.images.golang } : {}),
+        agentBuilderImage: p.images.golang,
         ...(p.monitoring !== false ? { managementNetwork: this.managementNetwork } : {}),
         namePrefix: prefix,
       });
@@ -132,7 +134,7 @@ export class DistributedWebStack extends Construct {
         network: this.appNetwork,
         ...(p.monitoring !== false ? { managementNetwork: this.managementNetwork } : {}),
         database: this.database,
-        ...(p.images.nginx ? { nginxImage: p.images.nginx } : {}),
+        nginxImage: p.images.nginx,
         namePrefix: prefix,
       });
       this.loadBalancer = new LoadBalancer(this, 'LoadBalancer', {
@@ -140,7 +142,7 @@ export class DistributedWebStack extends Construct {
         networks: [this.edgeNetwork, this.appNetwork],
         managementNetwork: this.managementNetwork,
         targets: [this.appServers],
-        ...(p.images.haproxy ? { image: p.images.haproxy } : {}),
+        image: p.images.haproxy,
         namePrefix: prefix,
       });
       if (p.monitoring !== false) {

@@ -284,6 +284,30 @@ describe('Terraform tokens where a literal would do', () => {
   it('still checks a literal', () => {
     expect(errorOf((s) => new LoadBalancer(s, 'lb', { networks: [testNetwork(s, 'net')], publish: { address: 'localhost' } }))).toBe('test/lb: publish.address must be an IPv4 address such as "127.0.0.1" (got "localhost")');
   });
+
+  it('takes a variable for a webhook URL, and has Terraform check it at plan', async () => {
+    const { TerraformVariable } = await import('cdktf');
+    const { tf } = synthStack((s) => {
+      const url = new TerraformVariable(s, 'webhook', { type: 'string', sensitive: true });
+      new Monitoring(s, 'mon', { managementNetwork: testNetwork(s), receivers: [{ webhook: { url: url.stringValue } }] });
+    });
+    const am = Object.values<any>(tf.resource.docker_container).find((x) => x.name === 'test-alertmanager');
+    expect(am.upload[0].content).toContain("- url: '${var.webhook}'");
+    // terraform plan with an ftp:// URL, or one with a quote, fails on it (tried by hand with the testbed's providers).
+    expect(am.lifecycle.precondition).toEqual([
+      { condition: `\${can(regex("^[Hh][Tt][Tt][Pp][Ss]?://[^[:space:]']+$", var.webhook))}`, error_message: expect.stringContaining('must be an http:// or https:// URL') },
+    ]);
+  });
+
+  it('refuses a token where the value is rendered at synth, and says why', async () => {
+    const { TerraformVariable } = await import('cdktf');
+    // "net…" ids: errorOf counts what the test itself adds as not left behind.
+    const n = (s: TerraformStack) => new TerraformVariable(s, 'net_port', { type: 'number' }).numberValue;
+    const str = (s: TerraformStack) => new TerraformVariable(s, 'net_name', { type: 'string' }).stringValue;
+    const literal = 'must be a literal, not a Terraform token: it is rendered into configuration at synth, and a token is known only at deploy;';
+    expect(errorOf((s) => new LoadBalancer(s, 'lb', { networks: [testNetwork(s, 'net')], listenPort: n(s) }))).toMatch(new RegExp(`^test/lb: listenPort ${literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} must be an integer between 1 and 65535 \\(got the token -?[0-9.e+]+\\)$`));
+    expect(errorOf((s) => new MySqlPrimaryReplica(s, 'db', { network: testNetwork(s, 'net'), databaseName: str(s) }))).toMatch(/^test\/db: databaseName must be a literal, not a Terraform token: .* \(got the token "\$\{TfToken\[TOKEN\.\d+\]\}"\)$/);
+  });
 });
 
 describe('wrong kinds of value: a clear message, never a TypeError, nothing left behind', () => {

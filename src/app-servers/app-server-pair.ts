@@ -10,6 +10,7 @@ import { ValidationError } from '../errors';
 import { DEFAULT_IMAGES, hashDirectory, isDirectory, registryImage } from '../private/images';
 import { ILoadBalancerTarget, LoadBalancerServer } from '../load-balancer/load-balancer';
 import { IDatabaseConnection } from '../database/mysql-primary-replica';
+import { propsSchema } from '../private/props-schema';
 import { childPath, imageRef, intBetween, parseProps, namePrefix, dockerNetwork, databaseConnection } from '../private/validation';
 
 /** The application's code: an image, or a directory with a Dockerfile built on the Docker host. */
@@ -69,8 +70,8 @@ const staticPath = z
     error: 'must be an absolute path in the image, or false',
   })
   .default('/app/public');
-const imageCodebase = z.strictObject({ image: imageRef, staticPath });
-const directoryCodebase = z.strictObject({
+const imageCodebase = propsSchema<Extract<Codebase, { image: string }>>()({ image: imageRef, staticPath });
+const directoryCodebase = propsSchema<Extract<Codebase, { directory: string }>>()({
   directory: z.string().refine(isDirectory, { error: 'must be an existing directory' }),
   dockerfile: z.string().regex(/^[A-Za-z0-9._\/-]+$/, { error: 'must be a file name in the directory' }).default('Dockerfile'),
   buildArgs: z.record(z.string(), z.string({ error: 'must be a string' })).default({}),
@@ -93,7 +94,7 @@ function parseCodebase(input: unknown, path: string): z.output<typeof imageCodeb
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const schema = z.strictObject({
+const schema = propsSchema<AppServerPairProps>()({
   codebase: z.any(),
   network: dockerNetwork('the one the load balancer reaches'),
   managementNetwork: dockerNetwork('the management network').optional(),
@@ -109,6 +110,9 @@ const schema = z.strictObject({
   nginxMemoryMb: intBetween(16, 1_048_576).default(128),
   namePrefix: namePrefix.optional(),
 });
+/** The props' checks and defaults, for the tests (src/index.ts does not export it). */
+export const appServerPairPropsSchema = schema;
+export const codebasePropsSchemas = { image: imageCodebase, directory: directoryCodebase };
 
 const NGINX_CONFIG = '/etc/dws/nginx.conf';
 const STATIC_ROOT = '/srv/static';

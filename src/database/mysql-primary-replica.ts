@@ -24,6 +24,7 @@ import { DOCKER_DNS, shortHash, namePrefixFor, ensureDockerProvider, ensureRando
 import { ValidationError } from '../errors';
 import { DEFAULT_IMAGES, hashDirectory, registryImage } from '../private/images';
 import { resolve } from 'node:path';
+import { propsSchema } from '../private/props-schema';
 import { childPath, dockerName, imageRef, intBetween, parseProps, sqlIdentifier, namePrefix, dockerNetwork } from '../private/validation';
 
 /** What an application needs to use a database: the writer and reader endpoints. */
@@ -127,7 +128,7 @@ export interface MySqlPrimaryReplicaProps {
    * @default "primary"
    */
   readonly writer?: DatabaseRole;
-  /** Automatic failover. @default { automatic: true, afterSeconds: 5, catchUpTimeoutSeconds: 30 } */
+  /** Automatic failover. @default { afterSeconds: 5, catchUpTimeoutSeconds: 30 } (automatic with semi-sync) */
   readonly failover?: DatabaseFailoverProps;
   /** The router's image (HAProxy 2.6+ with bash). @default "haproxy:3.0" */
   readonly routerImage?: string;
@@ -161,7 +162,7 @@ const account = sqlIdentifier.refine((n) => !RESERVED_ACCOUNTS.includes(n.toLowe
   error: `must not be a server's own account or one the library creates (${RESERVED_ACCOUNTS.join(', ')})`,
 });
 
-const schema = z.strictObject({
+const schema = propsSchema<MySqlPrimaryReplicaProps>()({
   network: dockerNetwork('the one both servers join'),
   engine: z.enum(['mysql', 'mariadb'], { error: 'must be "mysql" or "mariadb"' }).default('mysql'),
   image: imageRef.optional(),
@@ -182,23 +183,23 @@ const schema = z.strictObject({
     .refine((r) => Object.values(r).every((v) => !/[\n\r]/.test(String(v))), { error: 'values must be on one line' })
     .default({}),
   semiSync: z
-    .union([z.literal(false), z.strictObject({ timeoutMs: semiSyncTimeout.default(10_000) })], { error: 'must be false or { timeoutMs: number }' })
-    .default({ timeoutMs: 10_000 }),
+    .union([z.literal(false), propsSchema<Exclude<MySqlPrimaryReplicaProps['semiSync'], false | undefined>>()({ timeoutMs: semiSyncTimeout.default(10_000) })], { error: 'must be false or { timeoutMs: number }' })
+    .prefault({}),
   tls: z.boolean({ error: 'must be true or false' }).default(false),
   memoryMb: intBetween(256, 1_048_576).default(1024),
   writer: z.enum(['primary', 'replica'], { error: 'must be "primary" or "replica"' }).default('primary'),
-  failover: z
-    .strictObject({
-      automatic: z.boolean({ error: 'must be true or false' }).optional(),
-      afterSeconds: intBetween(2, 3600).default(5),
-      catchUpTimeoutSeconds: intBetween(1, 3600).default(30),
-    })
-    .default({ afterSeconds: 5, catchUpTimeoutSeconds: 30 }),
-  routerImage: imageRef.optional(),
-  agentBuilderImage: imageRef.optional(),
+  failover: propsSchema<DatabaseFailoverProps>()({
+    automatic: z.boolean({ error: 'must be true or false' }).optional(),
+    afterSeconds: intBetween(2, 3600).default(5),
+    catchUpTimeoutSeconds: intBetween(1, 3600).default(30),
+  }).prefault({}),
+  routerImage: imageRef.default(DEFAULT_IMAGES.haproxy),
+  agentBuilderImage: imageRef.default(DEFAULT_IMAGES.golang),
   managementNetwork: dockerNetwork('the management network').optional(),
   namePrefix: namePrefix.optional(),
 });
+/** The props' checks and defaults, for the tests (src/index.ts does not export it). */
+export const mySqlPrimaryReplicaPropsSchema = schema;
 
 /**
  * Docker's DNS forwards a name it does not know (a container that is gone) to the host's
@@ -443,7 +444,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       startPeriodSeconds: 120,
       retries: 3,
     };
-    const builder = p.agentBuilderImage ?? DEFAULT_IMAGES.golang;
+    const builder = p.agentBuilderImage;
     this.failoverAgentImage = new image.Image(this, 'FailoverAgentImage', {
       // The image reference as written (this.image.name is a token that differs between synths).
       name: `${prefix}-db-failover:${shortHash(p.image ?? DEFAULT_IMAGES[p.engine], builder, hashDirectory(AGENT_CONTEXT))}`,
@@ -498,7 +499,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
     };
     this.router = stackContainer(this, 'Router', {
       name: routerName,
-      image: registryImage(this, 'RouterImage', p.routerImage ?? DEFAULT_IMAGES.haproxy).imageId,
+      image: registryImage(this, 'RouterImage', p.routerImage).imageId,
       entrypoint: ['haproxy', '-W', '-db', '-f', DB_ROUTER_PATHS.config],
       upload: [
         {

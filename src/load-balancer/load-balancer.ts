@@ -14,6 +14,7 @@ import { renderKeepalivedConfig, renderLbHealthCheck, renderLbNodeSupervisor } f
 import { DEFAULT_IMAGES, registryImage } from '../private/images';
 import { isHostIn, isInLowerHalf, nthAddress, parseSubnet, upperHalf } from '../private/ipv4';
 import { SecurityPolicy } from '../policy/security-policy';
+import { propsSchema } from '../private/props-schema';
 import { childPath, imageRef, intBetween, isToken, parseProps, portOrToken, namePrefix, dockerNetwork, loadBalancerTarget } from '../private/validation';
 
 /** One server in a load balancer's backend, found by its Docker DNS name. */
@@ -180,7 +181,7 @@ const cidr = z.string().refine(
   { error: 'must be an IPv4 CIDR such as "10.0.0.0/8" or "203.0.113.7/32"' },
 );
 
-const pairSchema = z.strictObject({
+const pairSchema = propsSchema<LoadBalancerPairProps>()({
   network: dockerNetwork('one of `networks`').optional(),
   subnet: z.string({ error: 'must be an IPv4 CIDR such as "10.213.0.0/24"' }).refine(
     (v) => cidr.safeParse(v).success && Number(v.split('/')[1]) <= 28 && parseSubnet(v) !== undefined,
@@ -197,26 +198,24 @@ const pairSchema = z.strictObject({
   image: imageRef.optional(),
 });
 
-const schema = z.strictObject({
+const schema = propsSchema<LoadBalancerProps>()({
   pair: pairSchema.optional(),
   networks: z.array(dockerNetwork('the networks the load balancer joins'), { error: 'must be a list of docker networks' }).min(1, { error: 'must hold at least one network' }),
   managementNetwork: dockerNetwork('the management network').optional(),
   targets: z.array(loadBalancerTarget, { error: 'must be a list of load balancer targets' }).default([]),
-  publish: z
-    .strictObject({
-      address: publishAddress.default('127.0.0.1'),
-      httpPort: portOrToken.default(8080),
-      httpsPort: portOrToken.default(8443),
-      allowFrom: z.array(cidr).min(1, { error: 'must hold at least one CIDR ("0.0.0.0/0" for everyone)' }).default(['0.0.0.0/0']),
-    })
-    .default({ address: '127.0.0.1', httpPort: 8080, httpsPort: 8443, allowFrom: ['0.0.0.0/0'] }),
+  publish: propsSchema<NonNullable<LoadBalancerProps['publish']>>()({
+    address: publishAddress.default('127.0.0.1'),
+    httpPort: portOrToken.default(8080),
+    httpsPort: portOrToken.default(8443),
+    allowFrom: z.array(cidr).min(1, { error: 'must hold at least one CIDR ("0.0.0.0/0" for everyone)' }).default(['0.0.0.0/0']),
+  }).prefault({}),
   tls: z
     .union(
       [
         z.literal(false),
-        z.strictObject({ certificatePem: z.string().min(1, { error: 'must be a PEM certificate chain' }), privateKeyPem: z.string().min(1, { error: 'must be a PEM private key' }) }),
-        z.strictObject({
-          selfSigned: z.strictObject({
+        propsSchema<Extract<LoadBalancerTlsProps, { certificatePem: string }>>()({ certificatePem: z.string().min(1, { error: 'must be a PEM certificate chain' }), privateKeyPem: z.string().min(1, { error: 'must be a PEM private key' }) }),
+        propsSchema<Extract<LoadBalancerTlsProps, { selfSigned: unknown }>>()({
+          selfSigned: propsSchema<Extract<LoadBalancerTlsProps, { selfSigned: unknown }>['selfSigned']>()({
             commonName: z.string().min(1).max(64).default('localhost'),
             dnsNames: z.array(z.string().regex(/^[A-Za-z0-9*][A-Za-z0-9.-]*$/, { error: 'must be DNS names' })).default(['localhost']),
             ipAddresses: z.array(ipv4).optional(),
@@ -226,44 +225,38 @@ const schema = z.strictObject({
       ],
       { error: 'must be false, { certificatePem, privateKeyPem } or { selfSigned: {...} }' },
     )
-    .default({ selfSigned: { commonName: 'localhost', dnsNames: ['localhost'], validityDays: 90 } }),
+    .prefault({ selfSigned: {} }),
   listenPort: intBetween(1, 65535).default(80),
   tlsListenPort: intBetween(1, 65535).default(443),
   statsPort: intBetween(1, 65535).default(8404),
-  healthCheck: z
-    .strictObject({
-      // No quote, space or "#": HAProxy reads those as syntax (an unmatched quote stops it).
-      path: z.string().regex(/^\/[A-Za-z0-9._~!$&()*+,;=:@%\/?-]*$/, { error: 'must be a URL path starting with "/", of letters, digits and ._~!$&()*+,;=:@%/?- only (no quote, space or "#")' }).default('/healthz'),
-      expectStatus: intBetween(100, 599).default(200),
-      intervalSeconds: intBetween(1, 60).default(2),
-      timeoutSeconds: intBetween(1, 60).default(2),
-      fall: intBetween(1, 10).default(3),
-      rise: intBetween(1, 10).default(2),
-    })
-    .default({ path: '/healthz', expectStatus: 200, intervalSeconds: 2, timeoutSeconds: 2, fall: 3, rise: 2 }),
-  failureHandling: z
-    .strictObject({
-      retries: intBetween(0, 10).default(3),
-      errorLimit: intBetween(0, 100).default(3),
-      slowStartSeconds: intBetween(0, 3600).default(10),
-    })
-    .default({ retries: 3, errorLimit: 3, slowStartSeconds: 10 }),
-  timeouts: z
-    .strictObject({
-      connectSeconds: intBetween(1, 300).default(1),
-      clientSeconds: intBetween(1, 3600).default(30),
-      serverSeconds: intBetween(1, 3600).default(30),
-      tunnelSeconds: intBetween(1, 86_400).default(3600),
-    })
-    .default({ connectSeconds: 1, clientSeconds: 30, serverSeconds: 30, tunnelSeconds: 3600 }),
-  upstream: z
-    .strictObject({ proxyProtocolFrom: z.array(cidr).default([]), trustForwardedHeadersFrom: z.array(cidr).default([]) })
-    .default({ proxyProtocolFrom: [], trustForwardedHeadersFrom: [] }),
+  healthCheck: propsSchema<LoadBalancerHealthCheckProps>()({
+    // No quote, space or "#": HAProxy reads those as syntax (an unmatched quote stops it).
+    path: z.string().regex(/^\/[A-Za-z0-9._~!$&()*+,;=:@%\/?-]*$/, { error: 'must be a URL path starting with "/", of letters, digits and ._~!$&()*+,;=:@%/?- only (no quote, space or "#")' }).default('/healthz'),
+    expectStatus: intBetween(100, 599).default(200),
+    intervalSeconds: intBetween(1, 60).default(2),
+    timeoutSeconds: intBetween(1, 60).default(2),
+    fall: intBetween(1, 10).default(3),
+    rise: intBetween(1, 10).default(2),
+  }).prefault({}),
+  failureHandling: propsSchema<NonNullable<LoadBalancerProps['failureHandling']>>()({
+    retries: intBetween(0, 10).default(3),
+    errorLimit: intBetween(0, 100).default(3),
+    slowStartSeconds: intBetween(0, 3600).default(10),
+  }).prefault({}),
+  timeouts: propsSchema<NonNullable<LoadBalancerProps['timeouts']>>()({
+    connectSeconds: intBetween(1, 300).default(1),
+    clientSeconds: intBetween(1, 3600).default(30),
+    serverSeconds: intBetween(1, 3600).default(30),
+    tunnelSeconds: intBetween(1, 86_400).default(3600),
+  }).prefault({}),
+  upstream: propsSchema<NonNullable<LoadBalancerProps['upstream']>>()({ proxyProtocolFrom: z.array(cidr).default([]), trustForwardedHeadersFrom: z.array(cidr).default([]) }).prefault({}),
   maxConnections: intBetween(1, 1_000_000).default(4096),
   memoryMb: intBetween(16, 1_048_576).default(256),
   image: imageRef.default(DEFAULT_IMAGES.haproxy),
   namePrefix: namePrefix.optional(),
 });
+/** The props' checks and defaults, for the tests (src/index.ts does not export it). */
+export const loadBalancerPropsSchema = schema;
 
 const CONFIG_PATH = '/usr/local/etc/haproxy/haproxy.cfg';
 const CERT_PATH = '/usr/local/etc/haproxy/certs/site.pem';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { container, network, volume } from '@cdktf/provider-docker';
 import { password } from '@cdktf/provider-random';
-import { Lazy } from 'cdktf';
+import { Fn, Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { AppServerPair } from '../app-servers/app-server-pair';
@@ -16,7 +16,8 @@ import { ValidationError } from '../errors';
 import { registryImage } from '../private/images';
 import { LoadBalancer } from '../load-balancer/load-balancer';
 import { MySqlPrimaryReplica } from '../database/mysql-primary-replica';
-import { childPath, imageRef, intBetween, parseProps, namePrefix, dockerNetwork, databaseConnection } from '../private/validation';
+import { propsSchema } from '../private/props-schema';
+import { childPath, isToken, imageRef, intBetween, parseProps, namePrefix, dockerNetwork, databaseConnection } from '../private/validation';
 
 /** Images of the monitoring stack; each defaults to a pinned official image. */
 export interface MonitoringImages {
@@ -79,9 +80,9 @@ export const DEFAULT_MONITORING_IMAGES = {
 
 const receiver = z.union(
   [
-    z.strictObject({ webhook: z.strictObject({ url: z.url({ error: 'must be a URL' }) }) }),
-    z.strictObject({
-      email: z.strictObject({
+    propsSchema<Extract<AlertReceiver, { webhook: unknown }>>()({ webhook: z.strictObject({ url: z.string({ error: 'must be a URL' }).refine((u) => isToken(u) || URL.canParse(u), { error: 'must be a URL' }) }) }),
+    propsSchema<Extract<AlertReceiver, { email: unknown }>>()({
+      email: propsSchema<Extract<AlertReceiver, { email: unknown }>['email']>()({
         to: z.string().min(3),
         from: z.string().min(3),
         smarthost: z.string().regex(/^[A-Za-z0-9.-]+:\d+$/, { error: 'must be host:port' }),
@@ -89,13 +90,13 @@ const receiver = z.union(
         authPasswordFile: z.string().optional(),
       }),
     }),
-    z.strictObject({ slack: z.strictObject({ apiUrlFile: z.string().min(1), channel: z.string().min(1) }) }),
-    z.strictObject({ pagerduty: z.strictObject({ routingKeyFile: z.string().min(1) }) }),
+    propsSchema<Extract<AlertReceiver, { slack: unknown }>>()({ slack: propsSchema<Extract<AlertReceiver, { slack: unknown }>['slack']>()({ apiUrlFile: z.string().min(1), channel: z.string().min(1) }) }),
+    propsSchema<Extract<AlertReceiver, { pagerduty: unknown }>>()({ pagerduty: propsSchema<Extract<AlertReceiver, { pagerduty: unknown }>['pagerduty']>()({ routingKeyFile: z.string().min(1) }) }),
   ],
   { error: 'must be { webhook: { url } }, { email: {...} }, { slack: { apiUrlFile, channel } } or { pagerduty: { routingKeyFile } }' },
 );
 
-const schema = z.strictObject({
+const schema = propsSchema<MonitoringProps>()({
   managementNetwork: dockerNetwork('the internal network monitoring lives on'),
   loadBalancer: z.any().optional(),
   probeNetwork: dockerNetwork('the network the public URL is probed from').optional(),
@@ -103,36 +104,37 @@ const schema = z.strictObject({
   database: databaseConnection.optional(),
   hostMetrics: z.boolean({ error: 'must be true or false' }).default(true),
   receivers: z.array(receiver).default([]),
-  thresholds: z
-    .strictObject({
-      replicationLagSeconds: z.number().positive().optional(),
-      http5xxRatio: z.number().gt(0).lt(1).optional(),
-      responseTimeSeconds: z.number().positive().optional(),
-      certificateExpiryDays: intBetween(1, 365).optional(),
-      diskFreeRatio: z.number().gt(0).lt(1).optional(),
-      memoryAvailableRatio: z.number().gt(0).lt(1).optional(),
-    })
-    .default({}),
+  thresholds: propsSchema<Partial<AlertThresholds>>()({
+    replicationLagSeconds: z.number().positive().optional(),
+    http5xxRatio: z.number().gt(0).lt(1).optional(),
+    responseTimeSeconds: z.number().positive().optional(),
+    certificateExpiryDays: intBetween(1, 365).optional(),
+    diskFreeRatio: z.number().gt(0).lt(1).optional(),
+    memoryAvailableRatio: z.number().gt(0).lt(1).optional(),
+  }).prefault({}),
   scrapeIntervalSeconds: intBetween(1, 300).default(15),
   retentionDays: intBetween(1, 3650).default(15),
   probeServerName: z.string().regex(/^[A-Za-z0-9.-]+$/, { error: 'must be a DNS name' }).default('localhost'),
-  images: z
-    .strictObject({
-      prometheus: imageRef.optional(),
-      alertmanager: imageRef.optional(),
-      mysqldExporter: imageRef.optional(),
-      nginxExporter: imageRef.optional(),
-      blackboxExporter: imageRef.optional(),
-      nodeExporter: imageRef.optional(),
-      grafana: imageRef.optional(),
-    })
-    .default({}),
+  images: propsSchema<MonitoringImages>()({
+    prometheus: imageRef.optional(),
+    alertmanager: imageRef.optional(),
+    mysqldExporter: imageRef.optional(),
+    nginxExporter: imageRef.optional(),
+    blackboxExporter: imageRef.optional(),
+    nodeExporter: imageRef.optional(),
+    grafana: imageRef.optional(),
+  }).prefault({}),
   grafana: z.boolean({ error: 'must be true or false' }).default(false),
   prometheusMemoryMb: intBetween(64, 1_048_576).default(512),
   namePrefix: namePrefix.optional(),
 });
+/** The props' checks and defaults, for the tests (src/index.ts does not export it). */
+export const monitoringPropsSchema = schema;
 
 const CONF = '/etc/dws';
+const WEBHOOK_URL_RULE = 'A Monitoring webhook receiver URL must be an http:// or https:// URL without spaces or single quotes: Alertmanager refuses any other and would not start.';
+/** The same rule as a Terraform (RE2) regex, for a URL known only at plan; it sits in a single-quoted YAML string. */
+const WEBHOOK_URL_AT_PLAN = "^[Hh][Tt][Tt][Pp][Ss]?://[^[:space:]']+$";
 const PORTS = { prometheus: 9090, alertmanager: 9093, nginxExporter: 9113, mysqldExporter: 9104, blackbox: 9115, node: 9100 } as const;
 const JOBS = { haproxy: 'haproxy', nginx: 'nginx', mysql: 'mysql', node: 'node', blackbox: 'blackbox', dbRouter: 'db-router', dbFailover: 'db-failover' } as const;
 
@@ -160,7 +162,7 @@ export class Monitoring extends Construct {
     const p = parseProps(schema, props, path);
     const prefix = namePrefixFor(scope, path, p.namePrefix);
     (p.receivers as AlertReceiver[]).forEach((r, i) => {
-      if ('webhook' in r && !/^https?:\/\//i.test(r.webhook.url)) {
+      if ('webhook' in r && !isToken(r.webhook.url) && !/^https?:\/\//i.test(r.webhook.url)) {
         throw new ValidationError(path, `receivers.${i}.webhook.url`, `must be an http:// or https:// URL: Alertmanager refuses any other scheme and would not start (got ${JSON.stringify(r.webhook.url)})`);
       }
     });
@@ -300,6 +302,7 @@ export class Monitoring extends Construct {
       probes.push({ job: JOBS.blackbox, module: HTTPS_PROBE_MODULE, targets: [lb.internalUrl], exporter: at(name, PORTS.blackbox) });
     }
 
+    const webhookTokens = (p.receivers as AlertReceiver[]).flatMap((r) => ('webhook' in r && isToken(r.webhook.url) ? [r.webhook.url] : []));
     const amName = `${prefix}-alertmanager`;
     this.alertmanagerUrl = `http://${at(amName, PORTS.alertmanager)}`;
     const amHc = httpHealth(amName, PORTS.alertmanager, '/-/healthy');
@@ -316,6 +319,8 @@ export class Monitoring extends Construct {
       ],
       memoryMb: 128,
       networksAdvanced: onMgmt(amName),
+      // A webhook URL given as a token (a variable, a secret) is checked when Terraform knows it.
+      ...(webhookTokens.length ? { lifecycle: { precondition: webhookTokens.map((url) => ({ condition: Fn.can(Fn.regex(WEBHOOK_URL_AT_PLAN, url)), errorMessage: WEBHOOK_URL_RULE })) } } : {}),
       wait: true,
       waitTimeout: 120,
     });

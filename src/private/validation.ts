@@ -21,6 +21,10 @@ export function parseProps<S extends z.ZodType>(schema: S, input: unknown, const
     throw new ValidationError(constructPath, keys, 'is not a known property (check the spelling)');
   }
   const value = valueAt(input, issue.path);
+  if (isToken(value)) {
+    // Known only at deploy, while this value is rendered into configuration (or checked) at synth.
+    throw new ValidationError(constructPath, field, `must be a literal, not a Terraform token: it is rendered into configuration at synth, and a token is known only at deploy; ${plain(issue, value, false)} (got the token ${describe(value)})`);
+  }
   throw new ValidationError(constructPath, field, `${plain(issue, value, parts.length === 0)} (got ${describe(value)})`);
 }
 
