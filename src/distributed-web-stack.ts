@@ -7,6 +7,7 @@ import { ContainerLogging, ContainerLoggingProps, namePrefixFor, ensureDockerPro
 import { parseSubnet, upperHalf } from './private/ipv4';
 import { LoadBalancer, LoadBalancerProps } from './load-balancer/load-balancer';
 import { Monitoring, MonitoringImages, MonitoringProps } from './monitoring/monitoring';
+import { DatabaseBackup, DatabaseBackupProps } from './database/database-backup';
 import { MySqlPrimaryReplica, MySqlPrimaryReplicaProps } from './database/mysql-primary-replica';
 import { SecurityPolicy } from './policy/security-policy';
 import { DEFAULT_IMAGES } from './private/images';
@@ -51,6 +52,12 @@ export interface DistributedWebStackProps {
    */
   readonly monitoring?: false | Omit<MonitoringProps, 'managementNetwork' | 'loadBalancer' | 'probeNetwork' | 'appServers' | 'database' | 'images' | 'namePrefix'>;
   /**
+   * Backups of the database (see DatabaseBackup): daily full backups from the node that is not
+   * the writer, the binary logs streamed, encrypted at rest; `false` for none.
+   * @default {}
+   */
+  readonly backup?: false | Omit<DatabaseBackupProps, 'database' | 'managementNetwork' | 'namePrefix'>;
+  /**
    * The log driver of every container, e.g. { driver: "syslog", options: { "syslog-address": "udp://10.0.0.5:514" } }.
    * @default { driver: "json-file", options: { "max-size": "10m", "max-file": "3" } } (rotated, so logs cannot fill the disk)
    */
@@ -66,6 +73,7 @@ const schema = propsSchema<DistributedWebStackProps>()({
   database: childProps('MySqlPrimaryReplica').optional(),
   hostFirewall: z.boolean({ error: 'must be true or false' }).default(false),
   monitoring: z.union([z.literal(false), z.record(z.string(), z.any())], { error: 'must be false or Monitoring props' }).default({}),
+  backup: z.union([z.literal(false), z.record(z.string(), z.any())], { error: 'must be false or DatabaseBackup props' }).default({}),
   logging: propsSchema<ContainerLoggingProps>()({
     driver: z.string().regex(/^[a-z0-9_-]+$/, { error: 'must be a Docker log driver name such as "json-file" or "syslog"' }),
     options: z.record(z.string(), z.string({ error: 'must be a string' })).optional(),
@@ -93,6 +101,8 @@ export class DistributedWebStack extends Construct {
   readonly database: MySqlPrimaryReplica;
   /** Prometheus, Alertmanager and the exporters, unless `monitoring: false`. */
   readonly monitoring?: Monitoring;
+  /** The database's backups, unless `backup: false`. */
+  readonly backup?: DatabaseBackup;
   readonly urlOutput: TerraformOutput;
   /** The load balancer's certificate (PEM), when TLS is on. */
   readonly certificateOutput?: TerraformOutput;
@@ -145,6 +155,14 @@ export class DistributedWebStack extends Construct {
         image: p.images.haproxy,
         namePrefix: prefix,
       });
+      if (p.backup !== false) {
+        this.backup = new DatabaseBackup(this, 'Backup', {
+          ...(props.backup || {}),
+          database: this.database,
+          ...(p.monitoring !== false ? { managementNetwork: this.managementNetwork } : {}),
+          namePrefix: prefix,
+        });
+      }
       if (p.monitoring !== false) {
         this.monitoring = new Monitoring(this, 'Monitoring', {
           ...(props.monitoring || {}),
@@ -153,6 +171,7 @@ export class DistributedWebStack extends Construct {
           probeNetwork: this.edgeNetwork,
           appServers: this.appServers,
           database: this.database,
+          ...(this.backup ? { backup: this.backup } : {}),
           ...(p.images.monitoring ? { images: p.images.monitoring } : {}),
           namePrefix: prefix,
         });

@@ -5,6 +5,7 @@ export { DEFAULT_IMAGES } from './private/images';
 export * from './load-balancer/load-balancer';
 export * from './app-servers/app-server-pair';
 export * from './database/mysql-primary-replica';
+export * from './database/database-backup';
 export * from './distributed-web-stack';
 export * from './policy/security-policy';
 export * from './monitoring/monitoring';

@@ -77,6 +77,7 @@ describe('DistributedWebStack', () => {
       "CREATE USER IF NOT EXISTS 'exporter'@'test-db-primary-exporter.%'",
       "CREATE USER IF NOT EXISTS 'exporter'@'test-db-replica-exporter.%'",
       "CREATE USER IF NOT EXISTS 'dws_failover'@'test-db-failover.%'",
+      "CREATE USER IF NOT EXISTS 'dws_backup'@'test-db-backup.%'",
     ]);
     for (const name of ['test-server-1-app', 'test-server-2-app']) {
       expect(byName(tf, 'docker_container', name).env).toEqual(expect.arrayContaining(['DB_WRITE_HOST=test-db-router', 'DB_PORT=3306', 'DB_READ_HOST=test-db-router', 'DB_READ_PORT=3307']));
@@ -109,6 +110,7 @@ describe('DistributedWebStack', () => {
       'test-db-replica': ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETUID', 'CAP_SETGID'],
       'test-db-router': [],
       'test-db-failover': [],
+      'test-db-backup': [],
       // Monitoring: none at all.
       'test-prometheus': [],
       'test-alertmanager': [],
@@ -129,7 +131,8 @@ describe('DistributedWebStack', () => {
 
   it('has no password literal in the synthesized JSON', () => {
     expect(passwordLiterals(json)).toEqual([]);
-    expect(resources(tf, 'random_password')).toHaveLength(5); // root, replication, app, failover, exporter
+    // root, replication, app, failover, exporter, backup, and the backups' encryption key
+    expect(resources(tf, 'random_password')).toHaveLength(7);
   });
 
   it('outputs the URL and exposes every part', () => {
@@ -160,6 +163,7 @@ describe('DistributedWebStack', () => {
       'prom/mysqld-exporter:v0.17.2',
       'prom/node-exporter:v1.9.0',
       'registry.example.com/shop:1.4.2',
+      expect.stringMatching(/^test-db-backup:[0-9a-f]{12}$/), // built from mirror/mariadb:11.8
       expect.stringMatching(/^test-db-failover:[0-9a-f]{12}$/), // built from mirror/mariadb:11.8
       expect.stringMatching(/^test-static:[0-9a-f]{12}$/),
     ]);

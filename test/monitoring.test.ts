@@ -29,7 +29,7 @@ describe('Monitoring in DistributedWebStack', () => {
   const mgmtRef = (c: any) => c.networks_advanced.find((n: any) => n.aliases?.includes(`${c.name}-mgmt`));
 
   it('runs Prometheus, Alertmanager and an exporter per component, publishing nothing', () => {
-    const names = containers.map((c) => baseName(c.name)).filter((n) => !/-(lb|nginx|app|db-primary|db-replica|db-router|db-failover)$/.test(n));
+    const names = containers.map((c) => baseName(c.name)).filter((n) => !/-(lb|nginx|app|db-primary|db-replica|db-router|db-failover|db-backup)$/.test(n));
     expect(names.sort()).toEqual(MONITORING);
     for (const name of MONITORING) {
       const c = byName(tf, 'docker_container', name);
@@ -106,6 +106,7 @@ describe('Monitoring in DistributedWebStack', () => {
   it('can be turned off', () => {
     const { tf: off } = webStack({ monitoring: false });
     expect(resources(off, 'docker_container').map((c) => baseName(c.name)).sort()).toEqual([
+      'test-db-backup',
       'test-db-failover',
       'test-db-primary',
       'test-db-replica',

@@ -99,3 +99,54 @@ func (d Dialect) ReplayArgs(from, stopAt string) []string {
 	}
 	return args
 }
+
+var (
+	mysqlPreviousGTIDs = regexp.MustCompile(`(?s)Previous-GTIDs\n# ([^\n]*(?:\n# [^\n#]*[0-9a-f-]+:[^\n]*)*)`)
+	mariadbGTIDList    = regexp.MustCompile(`Gtid list \[([^\]]*)\]`)
+)
+
+// PreviousPosition reads, from the binlog tool's text of a binary log's first events, the GTIDs
+// the server had before that file ("" when none): what the file does not contain.
+func (d Dialect) PreviousPosition(text string) (string, bool) {
+	if d.Engine == "mysql" {
+		m := mysqlPreviousGTIDs.FindStringSubmatch(text)
+		if m == nil {
+			return "", false
+		}
+		set := strings.ReplaceAll(strings.ReplaceAll(m[1], "\n# ", ""), " ", "")
+		if set == "[empty]" {
+			return "", true
+		}
+		return set, true
+	}
+	m := mariadbGTIDList.FindStringSubmatch(text)
+	if m == nil {
+		return "", false
+	}
+	return strings.ReplaceAll(m[1], " ", ""), true
+}
+
+// MariaDBCovers: whether position pos (a GTID list, "d-s-n,...") includes every transaction before
+// prev (the same form): in each domain of prev, pos has reached at least its sequence number.
+func MariaDBCovers(pos, prev string) bool {
+	reached := map[string]uint64{}
+	for _, g := range strings.Split(pos, ",") {
+		if f := strings.Split(strings.TrimSpace(g), "-"); len(f) == 3 {
+			var n uint64
+			fmt.Sscan(f[2], &n)
+			reached[f[0]] = max(reached[f[0]], n)
+		}
+	}
+	for _, g := range strings.Split(prev, ",") {
+		f := strings.Split(strings.TrimSpace(g), "-")
+		if len(f) != 3 {
+			continue
+		}
+		var n uint64
+		fmt.Sscan(f[2], &n)
+		if reached[f[0]] < n {
+			return false
+		}
+	}
+	return true
+}

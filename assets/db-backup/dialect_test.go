@@ -54,3 +54,47 @@ func TestDialects(t *testing.T) {
 		t.Errorf("mysql replay (skips applied GTIDs itself): %s", got)
 	}
 }
+
+func TestPreviousPosition(t *testing.T) {
+	mysql, _ := DialectFor("mysql")
+	mariadb, _ := DialectFor("mariadb")
+	cases := []struct {
+		name  string
+		d     Dialect
+		text  string
+		want  string
+		found bool
+	}{
+		{"mysql, first file", mysql, "#241202 17:00:00 server id 1  end_log_pos 158 CRC32 0x6a6f3b0a \tPrevious-GTIDs\n# [empty]\n# at 158\n", "", true},
+		{"mysql, a later file", mysql, "#241202 17:00:00 server id 1  end_log_pos 197 CRC32 0x1 \tPrevious-GTIDs\n# 3e11fa47-71ca-11e1-9e33-c80aa9429562:1-17\n# at 197\n", "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-17", true},
+		{"mysql, two servers over two lines", mysql, "\tPrevious-GTIDs\n# 3e11fa47-71ca-11e1-9e33-c80aa9429562:1-17,\n# 4f22fa47-71ca-11e1-9e33-c80aa9429563:1-3\n# at 250\n", "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-17,4f22fa47-71ca-11e1-9e33-c80aa9429563:1-3", true},
+		{"mariadb, first file", mariadb, "#241202 17:00:00 server id 1  end_log_pos 256 CRC32 0x1 \tGtid list []\n", "", true},
+		{"mariadb, a later file", mariadb, "#241202 17:00:00 server id 2  end_log_pos 285 CRC32 0x1 \tGtid list [0-1-42,0-2-50]\n", "0-1-42,0-2-50", true},
+		{"nothing to read", mariadb, "# at 4\n", "", false},
+	}
+	for _, c := range cases {
+		got, found := c.d.PreviousPosition(c.text)
+		if got != c.want || found != c.found {
+			t.Errorf("%s: got %q, %v; want %q, %v", c.name, got, found, c.want, c.found)
+		}
+	}
+}
+
+func TestMariaDBCovers(t *testing.T) {
+	cases := []struct {
+		pos, prev string
+		want      bool
+	}{
+		{"0-1-42", "", true},
+		{"0-1-42", "0-1-42", true},
+		{"0-2-60", "0-1-42", true}, // one sequence per domain: a later server's number counts
+		{"0-1-41", "0-1-42", false},
+		{"0-1-42,1-3-5", "0-1-40,1-3-6", false},
+		{"0-1-42", "1-3-1", false},
+	}
+	for _, c := range cases {
+		if got := MariaDBCovers(c.pos, c.prev); got != c.want {
+			t.Errorf("covers(%q, %q) = %v, want %v", c.pos, c.prev, got, c.want)
+		}
+	}
+}

@@ -5,7 +5,9 @@
 //	db-backup backup -config backup.json     one full backup now
 //	db-backup list -config backup.json       the archive's backups (JSON)
 //	db-backup restore -config backup.json -target host:port -to "YYYY-MM-DD HH:MM:SS" [-backup ID]
-//	                                          into a fresh node, up to that second (UTC)
+//	                  [-user U -password-file F]
+//	                                          into a fresh node, up to that second (UTC), as the
+//	                                          backup account or (a node outside the stack) as U
 package main
 
 import (
@@ -34,18 +36,27 @@ func main() {
 	target := fs.String("target", "", "restore: host:port of the node to restore into")
 	to := fs.String("to", "", `restore: stop before this second, "YYYY-MM-DD HH:MM:SS" UTC`)
 	backupID := fs.String("backup", "", "restore: this full backup rather than the newest before -to")
+	user := fs.String("user", "", "restore: log in to the target as this user (with -password-file) rather than the backup account")
+	passwordFile := fs.String("password-file", "", "restore: the password of -user, in a file")
 	fs.Parse(os.Args[2:])
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	if err := runCommand(cmd, *configPath, *target, *to, *backupID, log); err != nil {
+	if err := runCommand(cmd, *configPath, *target, *to, *backupID, *user, *passwordFile, log); err != nil {
 		log.Error(cmd+" failed", "err", err.Error())
 		os.Exit(1)
 	}
 }
 
-func runCommand(cmd, configPath, target, to, backupID string, log *slog.Logger) error {
+func runCommand(cmd, configPath, target, to, backupID, user, passwordFile string, log *slog.Logger) error {
 	cfg, err := LoadConfig(configPath)
 	if err != nil {
 		return err
+	}
+	if user != "" || passwordFile != "" {
+		if cmd != "restore" || user == "" || passwordFile == "" {
+			return fmt.Errorf("-user and -password-file go together, with restore only")
+		}
+		// A node outside the stack: its own account, and TLS as its client defaults have it.
+		cfg.User, cfg.PasswordFile, cfg.OptionFile, cfg.TLSOptions = user, passwordFile, cfg.OptionFile+".restore", nil
 	}
 	client, err := cfg.Client()
 	if err != nil {

@@ -21,10 +21,12 @@ type Restorer struct {
 
 // RestoreReport says what a restore did.
 type RestoreReport struct {
-	Backup          string  `json:"backup"`
-	BackupPosition  string  `json:"backupPosition"`
-	StopAt          string  `json:"stopAt"`
-	BinlogFiles     int     `json:"binlogFiles"`
+	Backup         string `json:"backup"`
+	BackupPosition string `json:"backupPosition"`
+	StopAt         string `json:"stopAt"`
+	BinlogFiles    int    `json:"binlogFiles"`
+	// BinlogGroups: how many writers' binary logs were replayed (from the newest one back).
+	BinlogGroups    int     `json:"binlogGroups"`
 	Position        string  `json:"position"`
 	DumpSeconds     float64 `json:"dumpSeconds"`
 	BinlogSeconds   float64 `json:"binlogSeconds"`
@@ -102,7 +104,12 @@ func (r Restorer) Restore(ctx context.Context, target Endpoint, stopAt time.Time
 		return rep, err
 	}
 	defer os.RemoveAll(work)
-	for _, g := range groups {
+	from, err := r.firstCoveringGroup(ctx, target, groups, m.Position, work)
+	if err != nil {
+		return rep, err
+	}
+	rep.BinlogGroups = len(groups) - from
+	for _, g := range groups[from:] {
 		files, err := r.plainFiles(g, work)
 		if err != nil {
 			return rep, err
@@ -131,20 +138,71 @@ func (r Restorer) Restore(ctx context.Context, target Endpoint, stopAt time.Time
 	return rep, nil
 }
 
+// firstCoveringGroup: the newest group whose binary logs reach back to the backup's position
+// (its first file starts at or before it), so only that writer's history is replayed and no
+// transaction an older writer logged but the next one never had (unacknowledged, lost in a
+// failover) comes back. If none reaches back that far, all groups, oldest first.
+func (r Restorer) firstCoveringGroup(ctx context.Context, target Endpoint, groups []BinlogGroup, position, work string) (int, error) {
+	d := r.Client.Dialect
+	for i := len(groups) - 1; i >= 0; i-- {
+		files := groups[i].Files()
+		if len(files) == 0 {
+			continue
+		}
+		first, err := r.plainFile(groups[i], files[0], work)
+		if err != nil {
+			return 0, err
+		}
+		out, err := r.Client.exec(ctx, d.Binlog, []string{"--stop-position=1024", first}, nil, nil)
+		if err != nil {
+			return 0, err
+		}
+		prev, found := d.PreviousPosition(out)
+		if !found {
+			continue
+		}
+		covered := prev == ""
+		if !covered && d.Engine == "mysql" {
+			answer, err := r.Client.Query(ctx, target, 10*time.Second, fmt.Sprintf("SELECT GTID_SUBSET('%s', '%s')", prev, position))
+			if err != nil {
+				return 0, err
+			}
+			covered = strings.TrimSpace(answer) == "1"
+		} else if !covered {
+			covered = MariaDBCovers(position, prev)
+		}
+		if covered {
+			return i, nil
+		}
+	}
+	return 0, nil
+}
+
+// plainFile: one of a group's files, decrypted into work if it is encrypted.
+func (r Restorer) plainFile(g BinlogGroup, name, work string) (string, error) {
+	plain := filepath.Join(g.Dir, name)
+	if _, err := os.Stat(plain); err == nil {
+		return plain, nil
+	}
+	dst := filepath.Join(work, filepath.Base(g.Dir)+"-"+name)
+	if _, err := os.Stat(dst); err == nil {
+		return dst, nil
+	}
+	if err := decryptFile(plain+".enc", dst, r.Key); err != nil {
+		return "", fmt.Errorf("%s.enc: %w", plain, err)
+	}
+	return dst, nil
+}
+
 // plainFiles: a group's files, the encrypted ones decrypted into work.
 func (r Restorer) plainFiles(g BinlogGroup, work string) ([]string, error) {
 	var out []string
 	for _, name := range g.Files() {
-		plain := filepath.Join(g.Dir, name)
-		if _, err := os.Stat(plain); err == nil {
-			out = append(out, plain)
-			continue
+		f, err := r.plainFile(g, name, work)
+		if err != nil {
+			return nil, err
 		}
-		dst := filepath.Join(work, filepath.Base(g.Dir)+"-"+name)
-		if err := decryptFile(plain+".enc", dst, r.Key); err != nil {
-			return nil, fmt.Errorf("%s.enc: %w", plain, err)
-		}
-		out = append(out, dst)
+		out = append(out, f)
 	}
 	return out, nil
 }

@@ -271,6 +271,12 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
   /** The failover agent: picks the writer, fences, promotes, rejoins; writes the heartbeat. */
   readonly failoverAgent: container.Container;
   readonly failoverPassword: password.Password;
+  /** The image reference as written (image.name is a token): what derived images are tagged by. */
+  readonly imageReference: string;
+  /** The Go image programs for the nodes are compiled in (the failover agent, the backup program). */
+  readonly builderImage: string;
+  /** server_id of the primary; the replica has the next one. */
+  readonly serverIdBase: number;
   readonly databaseName: string;
   readonly user: string;
   readonly password: string;
@@ -285,6 +291,8 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
    */
   static readonly CLIENT_CA_FILE = '/run/secrets/db-ca.pem';
   private readonly exporters: string[] = [];
+  private readonly backups: string[] = [];
+  private backupSecret: password.Password | undefined;
 
   constructor(scope: Construct, id: string, props: MySqlPrimaryReplicaProps) {
     const path = childPath(scope, id);
@@ -322,6 +330,9 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
     this.port = p.port;
     this.readerPort = p.port + 1;
     this.databaseName = p.databaseName;
+    this.imageReference = p.image ?? DEFAULT_IMAGES[p.engine];
+    this.builderImage = p.agentBuilderImage;
+    this.serverIdBase = p.serverIdBase;
     this.user = p.appUser;
     const hosts: Record<DatabaseRole, string> = { primary: `${prefix}-db-primary`, replica: `${prefix}-db-replica` };
     const routerName = `${prefix}-db-router`;
@@ -367,7 +378,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
       };
       // Lazy: exporters allowed after construction are included.
       const entrypoint = Lazy.stringValue({
-        produce: () => terraformLiteral(renderDbEntrypoint({ ...model, exporterUserHosts: this.exporters.map(containerHostPattern) })),
+        produce: () => terraformLiteral(renderDbEntrypoint({ ...model, exporterUserHosts: this.exporters.map(containerHostPattern), backupUserHosts: this.backups.map(containerHostPattern) })),
       });
       const roleId = role === 'primary' ? 'Primary' : 'Replica';
       const vol = new volume.Volume(this, `${roleId}Data`, { name: `${host}-data` });
@@ -392,6 +403,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
         ...secrets,
         // Only the primary creates accounts (the replica replays them).
         ...(role === 'primary' && this.exporterPassword ? [[DB_SECRET_FILES.exporter, this.exporterPassword] as const] : []),
+        ...(role === 'primary' && this.backupSecret ? [[DB_SECRET_FILES.backup, this.backupSecret] as const] : []),
       ];
       const c = stackContainer(this, roleId, {
         name: host,
@@ -567,6 +579,15 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
   allowExporter(containerName: string): void {
     addContainerName(this.node.path, this.exporters, containerName, 'exporter', 'web-db-primary-exporter');
     this.monitoringPassword ??= this.newSecret('ExporterPassword');
+  }
+
+  /**
+   * Lets the backup program's container (by its name) log in as the backup user. Accounts are
+   * created on first start: allow it before the first deploy (DatabaseBackup does).
+   */
+  allowBackup(containerName: string): password.Password {
+    addContainerName(this.node.path, this.backups, containerName, 'backup', 'web-db-backup');
+    return (this.backupSecret ??= this.newSecret('BackupPassword'));
   }
 
   /** The monitoring user's password (mysqld_exporter), once an exporter is allowed. */

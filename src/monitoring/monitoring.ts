@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { container, network, volume } from '@cdktf/provider-docker';
 import { password } from '@cdktf/provider-random';
 import { Fn, Lazy } from 'cdktf';
+import type { DatabaseBackup } from '../database/database-backup';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { AppServerPair } from '../app-servers/app-server-pair';
@@ -41,6 +42,8 @@ export interface MonitoringProps {
   readonly appServers?: AppServerPair;
   /** One mysqld_exporter per server, each with its own least-privileged account. */
   readonly database?: MySqlPrimaryReplica;
+  /** Its backups: scraped (give it the same managementNetwork) for BackupTooOld and BinlogArchiveBehind. */
+  readonly backup?: DatabaseBackup;
   /**
    * node_exporter for the Docker host's CPU, memory and disks: it mounts the host's `/`
    * read-only at /host. @default true
@@ -102,6 +105,7 @@ const schema = propsSchema<MonitoringProps>()({
   probeNetwork: dockerNetwork('the network the public URL is probed from').optional(),
   appServers: z.any().optional(),
   database: databaseConnection.optional(),
+  backup: z.custom<any>((b) => b instanceof Object && 'volumeName' in (b as object), { error: 'must be a DatabaseBackup' }).optional(),
   hostMetrics: z.boolean({ error: 'must be true or false' }).default(true),
   receivers: z.array(receiver).default([]),
   thresholds: propsSchema<Partial<AlertThresholds>>()({
@@ -136,7 +140,7 @@ const WEBHOOK_URL_RULE = 'A Monitoring webhook receiver URL must be an http:// o
 /** The same rule as a Terraform (RE2) regex, for a URL known only at plan; it sits in a single-quoted YAML string. */
 const WEBHOOK_URL_AT_PLAN = "^[Hh][Tt][Tt][Pp][Ss]?://[^[:space:]']+$";
 const PORTS = { prometheus: 9090, alertmanager: 9093, nginxExporter: 9113, mysqldExporter: 9104, blackbox: 9115, node: 9100 } as const;
-const JOBS = { haproxy: 'haproxy', nginx: 'nginx', mysql: 'mysql', node: 'node', blackbox: 'blackbox', dbRouter: 'db-router', dbFailover: 'db-failover' } as const;
+const JOBS = { haproxy: 'haproxy', nginx: 'nginx', mysql: 'mysql', node: 'node', blackbox: 'blackbox', dbRouter: 'db-router', dbFailover: 'db-failover', dbBackup: 'db-backup' } as const;
 
 /**
  * Prometheus and Alertmanager with an exporter for every component, on the management network:
@@ -262,6 +266,11 @@ export class Monitoring extends Construct {
       // The agent's own view: the writer it chose, failovers, refusals and why.
       if (db.failoverMetricsTarget) this.jobs.push({ job: JOBS.dbFailover, targets: [db.failoverMetricsTarget] });
     }
+    const backup = p.backup as DatabaseBackup | undefined;
+    if (backup) {
+      if (!backup.metricsTarget) throw new ValidationError(path, 'backup', 'must have a managementNetwork (its metrics are served only there)');
+      this.jobs.push({ job: JOBS.dbBackup, targets: [backup.metricsTarget] });
+    }
 
     if (p.hostMetrics) {
       const name = `${prefix}-node-exporter`;
@@ -354,7 +363,7 @@ export class Monitoring extends Construct {
       ],
       upload: [
         { file: `${CONF}/prometheus.yml`, content: promConfig },
-        { file: `${CONF}/rules.yml`, content: renderAlertRules({ engine: db?.engine ?? 'mysql', thresholds, jobs: JOBS, configuredWriter: db?.configuredWriterHost ?? '' }) },
+        { file: `${CONF}/rules.yml`, content: renderAlertRules({ engine: db?.engine ?? 'mysql', thresholds, jobs: JOBS, configuredWriter: db?.configuredWriterHost ?? '', backupIntervalMinutes: backup?.intervalMinutes }) },
       ],
       mounts: [{ type: 'volume', source: data.name, target: '/prometheus' }],
       memoryMb: p.prometheusMemoryMb,

@@ -12,7 +12,7 @@ import {
 } from '../../src/monitoring/render/prometheus';
 import { run, tempFile } from './real-programs';
 
-const jobs = { haproxy: 'haproxy', nginx: 'nginx', mysql: 'mysql', node: 'node', blackbox: 'blackbox', dbRouter: 'db-router', dbFailover: 'db-failover' };
+const jobs = { haproxy: 'haproxy', nginx: 'nginx', mysql: 'mysql', node: 'node', blackbox: 'blackbox', dbRouter: 'db-router', dbFailover: 'db-failover', dbBackup: 'db-backup' };
 const rulesModel = (engine: 'mysql' | 'mariadb'): AlertRulesModel => ({ engine, thresholds: DEFAULT_ALERT_THRESHOLDS, jobs, configuredWriter: 'web-db-primary' });
 
 const promModel = (ruleFile: string): PrometheusModel => ({
@@ -105,6 +105,7 @@ const PRIMARY = { job: 'mysql', instance: 'web-db-primary-exporter:9104' };
 const NODE = { job: 'node', instance: 'web-node:9100' };
 const ROUTER = { job: 'db-router', instance: 'web-db-router-mgmt:8405' };
 const AGENT = { job: 'db-failover', instance: 'web-db-failover-mgmt:9105' };
+const BACKUP = { job: 'db-backup', instance: 'web-db-backup-mgmt:9106' };
 const PROBE = { job: 'blackbox', instance: 'https://web-lb:8443/' };
 const DAY = 86400;
 
@@ -203,6 +204,21 @@ function cases(engine: 'mysql' | 'mariadb'): Record<string, Case> {
     },
     DatabaseSwitchoverFailed: { fire: { [s('dws_failover_switchovers_failed_total', AGENT)]: '0x4 1x500' }, labels: AGENT, calm: { [s('dws_failover_switchovers_failed_total', AGENT)]: flat(0) } },
     DatabaseNodeRebuilt: { fire: { [s('dws_failover_rebuilds_total', AGENT)]: '0x4 1x500' }, labels: AGENT, calm: { [s('dws_failover_rebuilds_total', AGENT)]: flat(3) } },
+    // The last good backup 30 h before the test's clock starts (a day's interval plus 2 h is 26 h);
+    // calm: one at the start.
+    BackupTooOld: {
+      fire: { [s('dws_backup_last_success_timestamp_seconds', BACKUP)]: flat(-30 * 3600) },
+      labels: BACKUP,
+      // Seen at the fire check, 17 min in.
+      value: '1d 6h 17m 0s',
+      calm: { [s('dws_backup_last_success_timestamp_seconds', BACKUP)]: flat(0) },
+    },
+    // The stream stopped; calm: streaming and a few bytes behind (a write in flight).
+    BinlogArchiveBehind: {
+      fire: { [s('dws_binlog_archive_up', BACKUP)]: flat(0), [s('dws_binlog_archive_lag_bytes', BACKUP)]: flat(-1) },
+      labels: BACKUP,
+      calm: { [s('dws_binlog_archive_up', BACKUP)]: flat(1), [s('dws_binlog_archive_lag_bytes', BACKUP)]: flat(420) },
+    },
     PublicEndpointDown: { fire: { [s('probe_success', PROBE)]: flat(0) }, labels: PROBE, calm: { [s('probe_success', PROBE)]: flat(1) } },
     // Expiry at day 9.5, seen at the fire check (1h 2m): 9.457 days left.
     CertificateExpiringSoon: {

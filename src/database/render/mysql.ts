@@ -17,7 +17,11 @@ export const DB_SECRET_FILES = {
   app: 'app-password',
   exporter: 'exporter-password',
   failover: 'failover-password',
+  backup: 'backup-password',
 } as const;
+
+/** The account the backup program logs in with (it dumps, streams the binary logs, and restores). */
+export const BACKUP_USER = 'dws_backup';
 
 /** The account the failover agent logs in to both nodes with. */
 export const FAILOVER_USER = 'dws_failover';
@@ -186,6 +190,8 @@ export interface DbEntrypointModel {
   readonly exporterUserHosts?: readonly string[];
   /** Host patterns the failover agent may connect from (all privileges); none: no such user. */
   readonly failoverUserHosts?: readonly string[];
+  /** Host patterns the backup program may connect from; none: no such user. */
+  readonly backupUserHosts?: readonly string[];
   /** TLS on: accounts REQUIRE SSL and the replica verifies the primary's certificate. */
   readonly tls?: DbTlsFiles;
 }
@@ -248,6 +254,12 @@ export function renderBootstrapSql(m: DbEntrypointModel): string {
       ...(m.failoverUserHosts ?? []).flatMap((h) => [
         `CREATE USER IF NOT EXISTS '${FAILOVER_USER}'@'${h}' IDENTIFIED BY '\${FAILOVER_PASSWORD}'${requireSsl} WITH MAX_USER_CONNECTIONS 10;`,
         `GRANT ALL PRIVILEGES ON *.* TO '${FAILOVER_USER}'@'${h}';`,
+      ]),
+      // A restore resets a node's binary logs and GTID state and replays transactions as they
+      // were: it needs what root has, as the failover agent's rebuild does.
+      ...(m.backupUserHosts ?? []).flatMap((h) => [
+        `CREATE USER IF NOT EXISTS '${BACKUP_USER}'@'${h}' IDENTIFIED BY '\${BACKUP_PASSWORD}'${requireSsl} WITH MAX_USER_CONNECTIONS 5;`,
+        `GRANT ALL PRIVILEGES ON *.* TO '${BACKUP_USER}'@'${h}';`,
       ]),
       ...rootSql,
     ].join('\n');
@@ -323,6 +335,7 @@ if [ ! -f "$DATADIR/dws-bootstrap.done" ]; then
   ${m.role === 'primary' ? `APP_PASSWORD=$(secret ${DB_SECRET_FILES.app})` : ''}
   ${m.role === 'primary' && m.exporterUserHosts?.length ? `EXPORTER_PASSWORD=$(secret ${DB_SECRET_FILES.exporter})` : ''}
   ${m.role === 'primary' && m.failoverUserHosts?.length ? `FAILOVER_PASSWORD=$(secret ${DB_SECRET_FILES.failover})` : ''}
+  ${m.role === 'primary' && m.backupUserHosts?.length ? `BACKUP_PASSWORD=$(secret ${DB_SECRET_FILES.backup})` : ''}
   ${bin.server} --defaults-file="$CNF" --user=mysql --skip-networking --socket="$BOOT_SOCKET" --read-only=OFF ${bootOptions} &
   pid=$!
   for _ in $(seq 1 240); do

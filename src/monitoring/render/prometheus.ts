@@ -129,7 +129,9 @@ export interface AlertRulesModel {
   readonly engine: 'mysql' | 'mariadb';
   readonly thresholds: AlertThresholds;
   /** Job names used in the scrape config. */
-  readonly jobs: { readonly haproxy: string; readonly nginx: string; readonly mysql: string; readonly node: string; readonly blackbox: string; readonly dbRouter: string; readonly dbFailover: string };
+  readonly jobs: { readonly haproxy: string; readonly nginx: string; readonly mysql: string; readonly node: string; readonly blackbox: string; readonly dbRouter: string; readonly dbFailover: string; readonly dbBackup: string };
+  /** Minutes between full backups (DatabaseBackup); BackupTooOld fires when the last is 2 h older than that. @default 1440 */
+  readonly backupIntervalMinutes?: number;
   /** The database node the `writer` prop names, as the router calls it; '' without a database. */
   readonly configuredWriter: string;
 }
@@ -162,6 +164,8 @@ export const ALERT_NAMES: readonly string[] = [
   'DatabaseFailoverRefused',
   'DatabaseSwitchoverFailed',
   'DatabaseNodeRebuilt',
+  'BackupTooOld',
+  'BinlogArchiveBehind',
   'PublicEndpointDown',
   'CertificateExpiringSoon',
   'HostDiskNearlyFull',
@@ -260,6 +264,15 @@ export function alertRules(m: AlertRulesModel): AlertRule[] {
     rule('DatabaseNodeRebuilt', `increase(dws_failover_rebuilds_total{${agent}}[15m]) > 0`, '0s', 'warning',
       'A former database writer was rebuilt from a dump',
       `${on} rebuilt a returning old writer whose history had diverged: the writes it had that the new writer never acknowledged are gone from it (they were never acknowledged to a client). The agent's log names the node.`),
+    // The backup program's own account: the last good full backup, and the binary-log stream.
+    rule('BackupTooOld', `time() - dws_backup_last_success_timestamp_seconds{${j(m.jobs.dbBackup)}} > ${((m.backupIntervalMinutes ?? 1440) + 120) * 60}`, '15m', 'critical',
+      'The last good database backup is too old',
+      `No full backup has succeeded on ${on} for {{ $value | humanizeDuration }} (one is due every ${m.backupIntervalMinutes ?? 1440} minutes). Its log (docker logs <prefix>-db-backup) says why; a backup is never taken from the writer, so one also fails while only the writer answers.`),
+    rule('BinlogArchiveBehind',
+      `dws_binlog_archive_up{${j(m.jobs.dbBackup)}} == 0 or dws_binlog_archive_lag_bytes{${j(m.jobs.dbBackup)}} > 1048576 or dws_binlog_archive_lag_bytes{${j(m.jobs.dbBackup)}} < 0`,
+      '2m', 'critical',
+      'The binary logs are not being archived',
+      `${on} is not streaming the writer's binary logs, or is over 1 MiB behind: a restore could not reach the last writes (point-in-time recovery stops where the archive does). Its log (docker logs <prefix>-db-backup) says why.`),
     rule('PublicEndpointDown', `probe_success{${j(m.jobs.blackbox)}} == 0`, '1m', 'critical', `${on} is unreachable`, `The blackbox probe of ${on} fails.`),
     rule('CertificateExpiringSoon', `(probe_ssl_earliest_cert_expiry{${j(m.jobs.blackbox)}} - time()) / 86400 < ${t.certificateExpiryDays}`, '1h', 'warning',
       `The certificate of ${on} expires soon`, `The certificate served at ${on} expires in {{ printf "%.1f" $value }} days.`),
