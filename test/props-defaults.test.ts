@@ -3,6 +3,7 @@ import * as ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { appServerPairPropsSchema, codebasePropsSchemas } from '../src/app-servers/app-server-pair';
+import { databaseBackupPropsSchema } from '../src/database/database-backup';
 import { mySqlPrimaryReplicaPropsSchema } from '../src/database/mysql-primary-replica';
 import { distributedWebStackPropsSchema } from '../src/distributed-web-stack';
 import { loadBalancerPropsSchema } from '../src/load-balancer/load-balancer';
@@ -13,7 +14,7 @@ import { monitoringPropsSchema } from '../src/monitoring/monitoring';
 // place a default appears, the interface's `@default` doc, against what the schema applies.
 
 const REPO = join(__dirname, '..');
-const SOURCES = ['src/load-balancer/load-balancer.ts', 'src/database/mysql-primary-replica.ts', 'src/app-servers/app-server-pair.ts', 'src/monitoring/monitoring.ts', 'src/distributed-web-stack.ts', 'src/private/docker.ts'].map((f) => join(REPO, f));
+const SOURCES = ['src/load-balancer/load-balancer.ts', 'src/database/mysql-primary-replica.ts', 'src/database/database-backup.ts', 'src/app-servers/app-server-pair.ts', 'src/monitoring/monitoring.ts', 'src/distributed-web-stack.ts', 'src/private/docker.ts'].map((f) => join(REPO, f));
 const program = ts.createProgram(SOURCES, { strict: true, skipLibCheck: true, noEmit: true });
 const checker = program.getTypeChecker();
 
@@ -28,6 +29,7 @@ const CASES: { iface: string; schema: z.ZodType; input: unknown; at?: string[] }
   { iface: 'LoadBalancerPairProps', schema: loadBalancerPropsSchema, input: { networks: [net], pair: { subnet: '10.213.0.0/24' } }, at: ['pair'] },
   { iface: 'MySqlPrimaryReplicaProps', schema: mySqlPrimaryReplicaPropsSchema, input: { network: net } },
   { iface: 'DatabaseFailoverProps', schema: mySqlPrimaryReplicaPropsSchema, input: { network: net }, at: ['failover'] },
+  { iface: 'DatabaseBackupProps', schema: databaseBackupPropsSchema, input: { database: { allowBackup: () => undefined } } },
   { iface: 'AppServerPairProps', schema: appServerPairPropsSchema, input: { codebase: { image: 'shop:1' }, network: net, database } },
   { iface: 'MonitoringProps', schema: monitoringPropsSchema, input: { managementNetwork: net } },
   { iface: 'DistributedWebStackProps', schema: distributedWebStackPropsSchema, input: { codebase: { image: 'shop:1' } } },

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Testing, TerraformStack } from 'cdktf';
 import { describe, expect, it } from 'vitest';
-import { AppServerPair, DistributedWebStack, LoadBalancer, Monitoring, MySqlPrimaryReplica, ValidationError } from '../src';
+import { AppServerPair, DatabaseBackup, DistributedWebStack, LoadBalancer, Monitoring, MySqlPrimaryReplica, ValidationError } from '../src';
 import { synthStack, testNetwork } from './helpers';
 
 const APP_DIR = join(__dirname, '..', 'examples', 'app');
@@ -127,8 +127,8 @@ describe('MySqlPrimaryReplica validation', () => {
     [{ databaseName: 'mysql' }, "test/db: databaseName must not be a system schema or the library's own (mysql, information_schema, performance_schema, sys, dws) (got \"mysql\")"],
     [{ databaseName: 'INFORMATION_SCHEMA' }, "test/db: databaseName must not be a system schema or the library's own (mysql, information_schema, performance_schema, sys, dws) (got \"INFORMATION_SCHEMA\")"],
     [{ databaseName: 'dws' }, "test/db: databaseName must not be a system schema or the library's own (mysql, information_schema, performance_schema, sys, dws) (got \"dws\")"],
-    [{ appUser: 'root' }, "test/db: appUser must not be a server's own account or one the library creates (root, mysql, mariadb, dws_failover, exporter) (got \"root\")"],
-    [{ replicationUser: 'dws_failover' }, "test/db: replicationUser must not be a server's own account or one the library creates (root, mysql, mariadb, dws_failover, exporter) (got \"dws_failover\")"],
+    [{ appUser: 'root' }, "test/db: appUser must not be a server's own account or one the library creates (root, mysql, mariadb, dws_failover, exporter, dws_backup) (got \"root\")"],
+    [{ replicationUser: 'dws_failover' }, "test/db: replicationUser must not be a server's own account or one the library creates (root, mysql, mariadb, dws_failover, exporter, dws_backup) (got \"dws_failover\")"],
     [{ appUser: 'shop', replicationUser: 'Shop' }, 'test/db: replicationUser must differ from appUser: the accounts have different privileges (got "Shop")'],
     // What the guarantees rest on, however the option file would spell it.
     [{ settings: { read_only: 'OFF' } }, 'test/db: settings.read_only is an option the library\'s guarantees rest on (read_only: failover, fencing, durability or TLS); to override it anyway, set it in guardedSettingOverrides (got "OFF")'],
@@ -147,6 +147,37 @@ describe('MySqlPrimaryReplica validation', () => {
     [{ network: undefined }, 'test/db: network is required: a docker network construct (network.Network of @cdktf/provider-docker), the one both servers join (got undefined)'],
   ])('%j → %s', (props, message) => {
     expect(errorOf(db(props), db({}))).toBe(message);
+  });
+});
+
+describe('DatabaseBackup validation', () => {
+  const dbOf = (s: TerraformStack) => (s.node.tryFindChild('net-db') as MySqlPrimaryReplica | undefined) ?? new MySqlPrimaryReplica(s, 'net-db', { network: sharedNet(s) });
+  const backup = (props: Record<string, unknown>) => (s: TerraformStack) => new DatabaseBackup(s, 'backup', { database: dbOf(s), ...props } as any);
+
+  it.each([
+    [{ intervalMinutes: 0 }, 'test/backup: intervalMinutes must be an integer between 5 and 10080 (got 0)'],
+    [{ intervalMinutes: 2.5 }, 'test/backup: intervalMinutes must be an integer between 5 and 10080 (got 2.5)'],
+    [{ retention: { daily: -1 } }, 'test/backup: retention.daily must be an integer between 0 and 366 (got -1)'],
+    [{ retention: { monthly: 3 } }, 'test/backup: retention.monthly is not a known property (check the spelling)'],
+    [{ encryptionKey: 'short' }, 'test/backup: encryptionKey must be at least 32 characters (got 5 characters)'],
+    [{ encryptionKey: 42 }, 'test/backup: encryptionKey must be a string of at least 32 characters (or a Terraform reference) (got 42)'],
+    [{ volumeName: 'my backups' }, 'test/backup: volumeName must start with a letter or digit and contain only letters, digits, "_", "." or "-" (at most 63 characters) (got "my backups")'],
+    [{ memoryMb: 8 }, 'test/backup: memoryMb must be an integer between 64 and 1048576 (got 8)'],
+    [{ database: {} }, 'test/backup: database must be a MySqlPrimaryReplica (got {})'],
+    [{ schedule: 'daily' }, 'test/backup: schedule is not a known property (check the spelling)'],
+  ])('%j → %s', (props, message) => {
+    expect(errorOf(backup(props), backup({}))).toBe(message);
+  });
+
+  it('takes a key given as a token, and then generates none', async () => {
+    const { TerraformVariable } = await import('cdktf');
+    const { tf } = synthStack((s) => {
+      const key = new TerraformVariable(s, 'backup_key', { type: 'string', sensitive: true });
+      new DatabaseBackup(s, 'backup', { database: new MySqlPrimaryReplica(s, 'db', { network: testNetwork(s) }), encryptionKey: key.stringValue });
+    });
+    const c = Object.values<any>(tf.resource.docker_container).find((x) => x.name === 'test-db-backup');
+    expect(c.upload.find((u: any) => u.file === '/etc/dws/secrets/backup-key')).toEqual(expect.objectContaining({ content: '${var.backup_key}', permissions: '0600' }));
+    expect(Object.keys(tf.resource.random_password).filter((k) => k.includes('EncryptionKey'))).toEqual([]);
   });
 });
 

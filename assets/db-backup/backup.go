@@ -63,18 +63,25 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// headTap keeps the first bytes of a stream (where the dump writes its position).
-type headTap struct {
-	buf   []byte
-	limit int
+// positionTap keeps the first and the last bytes of a stream: the dump writes its position at
+// the start (MySQL, MariaDB 10.11) or, deferred, at the end (MariaDB 11.x).
+type positionTap struct {
+	head, tail []byte
+	limit      int
 }
 
-func (h *headTap) Write(p []byte) (int, error) {
-	if room := h.limit - len(h.buf); room > 0 {
-		h.buf = append(h.buf, p[:min(room, len(p))]...)
+func (t *positionTap) Write(p []byte) (int, error) {
+	if room := t.limit - len(t.head); room > 0 {
+		t.head = append(t.head, p[:min(room, len(p))]...)
+	}
+	t.tail = append(t.tail, p...)
+	if over := len(t.tail) - t.limit; over > 0 {
+		t.tail = append(t.tail[:0], t.tail[over:]...)
 	}
 	return len(p), nil
 }
+
+func (t *positionTap) text() string { return string(t.head) + "\n" + string(t.tail) }
 
 // Run takes one full backup, now: dump from a non-writer node, compressed, encrypted, written to
 // the archive with its manifest last.
@@ -88,7 +95,7 @@ func (b Backuper) Run(ctx context.Context, now func() time.Time) (Manifest, erro
 	m := Manifest{ID: started.Format("20060102T150405Z"), Engine: b.Client.Dialect.Engine, Source: source.Name, Schemas: b.Schemas, StartedAt: started}
 	ctx, cancel := context.WithTimeout(ctx, b.Timeout)
 	defer cancel()
-	head := &headTap{limit: 64 << 10}
+	head := &positionTap{limit: 64 << 10}
 	var dumped *countingWriter
 	hash := sha256.New()
 	err = writeAtomically(b.Archive.DumpFile(m.ID), func(file io.Writer) error {
@@ -120,7 +127,7 @@ func (b Backuper) Run(ctx context.Context, now func() time.Time) (Manifest, erro
 	if err != nil {
 		return Manifest{}, err
 	}
-	if m.Position, err = b.Client.Dialect.DumpPosition(string(head.buf)); err != nil {
+	if m.Position, err = b.Client.Dialect.DumpPosition(head.text()); err != nil {
 		os.Remove(b.Archive.DumpFile(m.ID))
 		return Manifest{}, err
 	}

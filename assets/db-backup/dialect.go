@@ -42,7 +42,7 @@ var (
 	mariadbPosition = regexp.MustCompile(`SET GLOBAL gtid_slave_pos='([^']*)';`)
 )
 
-// DumpPosition finds the GTID position a dump stands at in its first lines.
+// DumpPosition finds the GTID position a dump stands at, in its first or last lines.
 func (d Dialect) DumpPosition(head string) (string, error) {
 	re := mariadbPosition
 	if d.Engine == "mysql" {
@@ -50,7 +50,7 @@ func (d Dialect) DumpPosition(head string) (string, error) {
 	}
 	m := re.FindStringSubmatch(head)
 	if m == nil {
-		return "", fmt.Errorf("%s wrote no GTID position in the dump's header", d.Dump)
+		return "", fmt.Errorf("%s wrote no GTID position in the dump", d.Dump)
 	}
 	return strings.Join(strings.Fields(m[1]), ""), nil
 }

@@ -19,6 +19,7 @@ func TestDumpPosition(t *testing.T) {
 		{"mysql, two servers' GTIDs over two lines (after a failover)", mysql, "SET @@GLOBAL.GTID_PURGED=/*!80000 '+'*/ '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-17,\n4f22fa47-71ca-11e1-9e33-c80aa9429563:1-3';", "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-17,4f22fa47-71ca-11e1-9e33-c80aa9429563:1-3", ""},
 		{"mysql without GTIDs", mysql, "-- MySQL dump 10.13\nCREATE TABLE t (id int);", "", "mysqldump wrote no GTID position"},
 		{"mariadb 11.4", mariadb, "--\n-- Position to start replication or point-in-time recovery from\n--\n\n-- CHANGE MASTER TO MASTER_LOG_FILE='binlog.000002', MASTER_LOG_POS=1093;\n\n--\n-- GTID to start replication from\n--\n\n-- CHANGE MASTER TO MASTER_USE_GTID=slave_pos;\n-- SET GLOBAL gtid_slave_pos='0-1-42';\n", "0-1-42", ""},
+		{"mariadb 11.8: deferred to the end of the dump", mariadb, "-- CHANGE MASTER TO MASTER_USE_GTID=slave_pos;\n\n-- A corresponding to the above master-data CHANGE-MASTER settings to the slave gtid state is printed later in the file.\n...\n-- The deferred gtid setting for slave corresponding to the master-data CHANGE-MASTER follows\n--\n-- Preferably use GTID to start replication from GTID position:\n\n-- SET GLOBAL gtid_slave_pos='0-5-3';\n", "0-5-3", ""},
 		{"mariadb without --gtid", mariadb, "-- CHANGE MASTER TO MASTER_LOG_FILE='binlog.000002', MASTER_LOG_POS=1093;\n", "", "mariadb-dump wrote no GTID position"},
 	}
 	for _, c := range cases {

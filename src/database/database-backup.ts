@@ -35,7 +35,7 @@ export interface DatabaseBackupProps {
   readonly encryptionKey?: string;
   /**
    * The Docker volume the archive lives in. It is not a Terraform resource: `cdktf destroy`
-   * leaves it, so the backups outlive the stack. @default "<prefix>-db-backups"
+   * leaves it, so the backups outlive the stack. @default <prefix>-db-backups
    */
   readonly volumeName?: string;
   /** Where its Prometheus metrics are served (for Monitoring's backup alerts). @default none: 127.0.0.1 only */

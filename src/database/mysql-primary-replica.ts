@@ -5,6 +5,7 @@ import { Lazy } from 'cdktf';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import {
+  BACKUP_USER,
   DB_PATHS,
   DB_SECRET_FILES,
   DB_TLS_FILES,
@@ -157,7 +158,7 @@ const semiSyncTimeout = z.number({ error: SEMI_SYNC_TIMEOUT }).refine((v) => Num
 /** Schemas the app's database must not be: the servers' own, and the library's (the heartbeat). */
 const RESERVED_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys', HEARTBEAT.database];
 /** Accounts the app's and the replication user must not be: the servers' own, and the library's. */
-const RESERVED_ACCOUNTS = ['root', 'mysql', 'mariadb', FAILOVER_USER, EXPORTER_USER];
+const RESERVED_ACCOUNTS = ['root', 'mysql', 'mariadb', FAILOVER_USER, EXPORTER_USER, BACKUP_USER];
 const account = sqlIdentifier.refine((n) => !RESERVED_ACCOUNTS.includes(n.toLowerCase()), {
   error: `must not be a server's own account or one the library creates (${RESERVED_ACCOUNTS.join(', ')})`,
 });

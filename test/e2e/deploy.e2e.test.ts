@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { DASHBOARD_FILES, dashboardQueries, dashboardsDir, requiredMetricGroups } from '../../src/monitoring/render/grafana';
-import { Deployment, REPO, Response, cleanUpAfterFailure, destroyPastStaleEndpoints, containerOf, docker, getFrom, handshake, healthyWithin, images, leftovers, removeLeftovers, request, saveFigures, sh, until, withoutGeneration } from './harness';
+import { Deployment, REPO, Response, cleanUpAfterFailure, destroyPastStaleEndpoints, containerOf, docker, getFrom, handshake, healthyWithin, images, leftovers, removeLeftovers, request, saveFigures, sh, sleep, until, withoutGeneration } from './harness';
 
 // `cdktf deploy` of examples/basic onto the local Docker engine, checked from outside as a user
 // would, then destroyed. Once per engine. Figures go to the log and test/e2e/.work/<engine>.json.
@@ -32,7 +32,7 @@ const mysql = require('/app/node_modules/mysql2/promise');
 const ca = process.env.DB_TLS_CA_FILE;
 const opts = { host, user: 'app', database: 'app', password: fs.readFileSync('/run/secrets/db-password', 'utf8').trim(), connectTimeout: 2000, ...(ca ? { ssl: { ca: fs.readFileSync(ca), verifyIdentity: true } } : {}) };
 (async () => {
-  const acked = [], ackAt = [], slowWrites = [];
+  const acked = [], ackAt = [], latencyMs = [], slowWrites = [];
   let failed = 0, maxWaitMs = 0, maxGapMs = 0, maxGapEndAt, lastAck, conn, id = firstId;
   const started = Date.now();
   while (Date.now() - started < seconds * 1000 && acked.length + failed < 2 * seconds * rate) {
@@ -43,6 +43,7 @@ const opts = { host, user: 'app', database: 'app', password: fs.readFileSync('/r
       acked.push(id);
       const now = Date.now();
       ackAt.push(now);
+      latencyMs.push(now - t0);
       if (lastAck && now - lastAck > maxGapMs) [maxGapMs, maxGapEndAt] = [now - lastAck, now];
       lastAck = now;
     } catch (e) {
@@ -59,7 +60,7 @@ const opts = { host, user: 'app', database: 'app', password: fs.readFileSync('/r
   // A gap still open at the end counts to the end.
   if (lastAck && Date.now() - lastAck > maxGapMs) [maxGapMs, maxGapEndAt] = [Date.now() - lastAck, undefined];
   // Exit once the line is out: a pipe takes 64 KiB at a time, and exit() does not wait for the rest.
-  process.stdout.write(JSON.stringify({ acked, ackAt, slowWrites, failed, maxWaitMs, maxGapMs, maxGapEndAt }) + '\\n', () => process.exit(0));
+  process.stdout.write(JSON.stringify({ acked, ackAt, latencyMs, slowWrites, failed, maxWaitMs, maxGapMs, maxGapEndAt }) + '\\n', () => process.exit(0));
 })();
 `;
 
@@ -788,7 +789,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
    * It runs in its own process: the test's blocking calls do not hold it up.
    */
   const writes = (seconds: number, rate: number, firstId: number) =>
-    new Promise<{ acked: number[]; ackAt: number[]; slowWrites: number[]; failed: number; maxWaitMs: number; maxGapMs: number; maxGapEndAt?: number }>((resolve, reject) =>
+    new Promise<{ acked: number[]; ackAt: number[]; latencyMs: number[]; slowWrites: number[]; failed: number; maxWaitMs: number; maxGapMs: number; maxGapEndAt?: number }>((resolve, reject) =>
       execFile('docker', ['exec', containerOf(`${prefix}-server-1-app`), 'node', '-e', WRITER, router, String(seconds), String(rate), String(firstId)], { timeout: (seconds + 60) * 1000, maxBuffer: 64 * 1024 * 1024 }, (e, out, err) => {
         if (e) return reject(new Error(`${e.message}\n${err}`));
         try {
@@ -1066,11 +1067,89 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     expect(g.subsetOfWriter).toBe(true);
   });
 
-  it('leaves no container, network or volume after cdktf destroy', () => {
+  it('drill: backup and point-in-time restore: a backup under writes, more writes, a bad DELETE; restored into a fresh node to the second before it, equal to the source as it was', async () => {
+    const backup = `${prefix}-db-backup`;
+    const fresh = `${prefix}-restore-drill`;
+    const writer = routed('writer');
+    const client = engine === 'mysql' ? 'mysql' : 'mariadb';
+    const bk = (...args: string[]) => sh('docker', ['exec', backup, 'db-backup', args[0], '-config', '/etc/dws/backup.json', ...args.slice(1)], { timeoutMs: 600_000 });
+    const logLine = (out: string, msg: string) => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.msg === msg);
+    const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(sh('docker', ['exec', `${prefix}-prometheus`, 'wget', '-qO-', `http://${backup}-mgmt:9106/metrics`], { allowFail: true }).out)?.[1]);
+    // Data worth a backup: 100,000 rows of 200 bytes (20 MB), in one statement on the writer.
+    sql(writer, `CREATE TABLE app.digits (d INT PRIMARY KEY); INSERT INTO app.digits VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9);
+      CREATE TABLE app.bulk (id INT PRIMARY KEY, note VARCHAR(255));
+      INSERT INTO app.bulk SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d, REPEAT('x', 200) FROM app.digits a, app.digits b, app.digits c, app.digits e, app.digits f;`);
+    // The writer's write latency without a backup, then with one running.
+    const quiet = await writes(10, 20, 6_000_000);
+    const during = writes(25, 20, 6_100_000);
+    during.catch(() => undefined); // awaited below; a failure before that must not go unhandled
+    await sleep(3000);
+    const b = bk('backup');
+    const taken = logLine(b.out, 'backup done');
+    const w = await during;
+    expect(taken, b.out + b.err).toBeDefined();
+    const m = (JSON.parse(bk('list').out) as { id: string; source: string; startedAt: string; finishedAt: string; bytes: number; dumpBytes: number; durationSeconds: number; position: string }[]).find((x) => x.id === taken.id)!;
+    // From the node that is not the writer.
+    expect(m.source).toBe(other(writer));
+    const inBackup = w.latencyMs.filter((_, i) => w.ackAt[i] >= Date.parse(m.startedAt) && w.ackAt[i] <= Date.parse(m.finishedAt) + 1000);
+    figures.backupDrill = {
+      backup: { seconds: m.durationSeconds, bytes: m.bytes, dumpBytes: m.dumpBytes, source: m.source },
+      writeLatencyMs: { without: { p50: pct(quiet.latencyMs, 50), p99: pct(quiet.latencyMs, 99), n: quiet.latencyMs.length }, during: { p50: pct(inBackup, 50), p99: pct(inBackup, 99), n: inBackup.length } },
+    };
+    expect(quiet.failed + w.failed).toBe(0);
+
+    // A quiet moment, the source as it is, then the bad DELETE in a later second.
+    await sleep(2000);
+    const state = (node: string, run: (n: string, q: string) => string) => ({
+      drill: run(node, 'SELECT COUNT(*), SUM(id) FROM app.drill'),
+      bulk: run(node, 'SELECT COUNT(*), SUM(id) FROM app.bulk'),
+      checksum: run(node, 'CHECKSUM TABLE app.drill, app.bulk EXTENDED').replace(/app\.\w+\t/g, '').replace(/\s+/g, ' '),
+    });
+    const expected = state(writer, (n, q) => sql(n, q).out.trim());
+    const deletedAt = Date.now();
+    sql(writer, 'DELETE FROM app.drill WHERE id % 2 = 0; DELETE FROM app.bulk;');
+    // The archive has the DELETE (bounded: 30 s): the stream's delay is the restore's RPO.
+    const archived = await until(() => (metric('dws_binlog_archive_lag_bytes') === 0 ? Date.now() : undefined), 30_000, 200);
+    expect(archived).toBeDefined();
+
+    // A fresh node of the same engine, outside the stack, on its data network: initialized and
+    // started by hand (the testbed's images have no entrypoint), GTIDs and a binary log on, and
+    // a root account for the network.
+    sh('docker', ['rm', '-f', fresh], { allowFail: true });
+    const rootPassword = 'Drill0root0password';
+    const init =
+      engine === 'mysql'
+        ? 'mysqld --initialize-insecure --user=mysql 2>/dev/null && (mysqld --user=mysql --server-id=99 --log-bin=binlog --gtid-mode=ON --enforce-gtid-consistency=ON &)'
+        : 'mariadb-install-db --user=mysql >/dev/null && (mariadbd --user=mysql --server-id=99 --log-bin=binlog --gtid-strict-mode=ON --bind-address=0.0.0.0 &)';
+    const grant = `CREATE USER 'root'@'%' IDENTIFIED BY '${rootPassword}'; GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;`;
+    docker('run', '-d', '--name', fresh, '--network', `${prefix}-data`, '--memory', '1g', images()[engine], 'bash', '-c', `${init} && until ${client} -uroot -e "${grant}" 2>/dev/null; do sleep 0.5; done; touch /tmp/ready; sleep infinity`);
+    // As root over its socket inside it.
+    const freshSql = (node: string, q: string) => sh('docker', ['exec', '-i', node, client, '-uroot', '-N', '-B'], { input: q, allowFail: true }).out.trim();
+    try {
+      expect(await until(() => (sh('docker', ['exec', fresh, 'test', '-f', '/tmp/ready'], { allowFail: true }).status === 0 ? true : undefined), 180_000, 1000)).toBe(true);
+      sh('docker', ['exec', '-i', backup, 'sh', '-c', 'umask 077 && cat > /tmp/drill-root-password'], { input: rootPassword });
+      const stopAt = new Date(Math.floor((deletedAt - 1000) / 1000) * 1000).toISOString().replace('T', ' ').slice(0, 19);
+      const started = Date.now();
+      const r = bk('restore', '-target', `${fresh}:3306`, '-to', stopAt, '-user', 'root', '-password-file', '/tmp/drill-root-password');
+      const restoreSeconds = (Date.now() - started) / 1000;
+      const report = logLine(r.out, 'restore done')?.report;
+      expect(report, r.out + r.err).toBeDefined();
+      Object.assign(figures.backupDrill as object, { rpoMs: archived! - deletedAt, restoreSeconds, restore: report });
+      expect(report.backup).toBe(m.id);
+      expect(state(fresh, freshSql)).toEqual(expected);
+    } finally {
+      sh('docker', ['rm', '-f', fresh], { allowFail: true });
+    }
+  });
+
+  it('leaves no container, network or volume after cdktf destroy but the backups\' archive', () => {
     removeSink(); // it is on the stack's network, which destroy removes
     const { seconds, staleEndpoints } = destroyPastStaleEndpoints(deployment, prefix);
     figures.destroySeconds = seconds;
     if (staleEndpoints.length) figures.staleEndpoints = staleEndpoints;
-    expect(leftovers(prefix)).toEqual({ containers: [], networks: [], volumes: [] });
+    // Only the backups' archive, which is not a Terraform resource so that it outlives the stack.
+    expect(leftovers(prefix)).toEqual({ containers: [], networks: [], volumes: [`${prefix}-db-backups`] });
+    docker('volume', 'rm', `${prefix}-db-backups`);
   });
 });
