@@ -63,6 +63,8 @@ export function composeFromState(state: State): Record<string, unknown> {
       ports: (c.ports ?? []).map((p: Attrs) => `${p.ip}:${p.external}:${p.internal}/${p.protocol}`),
       volumes: (c.mounts ?? []).map((m: Attrs) => {
         if (m.type !== 'volume' && m.type !== 'bind') throw new Error(`${c.name}: only volume and bind mounts are supported`);
+        // A volume Terraform does not manage (the backups' archive) is declared here too.
+        if (m.type === 'volume') volumes[m.source] ??= { name: m.source };
         return { type: m.type, source: m.source, target: m.target, read_only: m.read_only || undefined };
       }),
       logging: c.log_driver ? { driver: c.log_driver, options: c.log_opts ?? undefined } : undefined,

@@ -16,13 +16,14 @@ import (
 
 // Archiver streams the writer's binary logs into the archive as they are written (the binlog
 // tool as a replica: --read-from-remote-server --raw --stop-never), so a restore can stop at any
-// second. It follows the writer endpoint: when another server answers there (a failover), it
-// starts a new group for it; completed files are encrypted.
+// second. It follows the writer: when the failover agent's route file names another node (a
+// failover), it starts a new group for that server; completed files are encrypted.
 type Archiver struct {
-	Client   Client
-	Archive  Archive
-	Key      Key
-	Writer   Endpoint
+	Client  Client
+	Archive Archive
+	Key     Key
+	// Writer: the node that takes writes now (false while none does).
+	Writer   func() (Endpoint, bool)
 	ServerID int // the replica server_id the binlog tool connects with
 	Log      *slog.Logger
 
@@ -59,9 +60,26 @@ func (a *Archiver) Run(ctx context.Context) {
 	}
 }
 
-func (a *Archiver) serverID(ctx context.Context) (string, error) {
-	out, err := a.Client.Query(ctx, a.Writer, 5*time.Second, "SELECT @@GLOBAL.server_id")
+func (a *Archiver) serverID(ctx context.Context, writer Endpoint) (string, error) {
+	out, err := a.Client.Query(ctx, writer, 5*time.Second, "SELECT @@GLOBAL.server_id")
 	return strings.TrimSpace(out), err
+}
+
+// RouteFileWriter reads the node a route file names, among nodes.
+func RouteFileWriter(path string, nodes []Endpoint) func() (Endpoint, bool) {
+	return func() (Endpoint, bool) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return Endpoint{}, false
+		}
+		name := strings.TrimSpace(string(b))
+		for _, n := range nodes {
+			if n.Name == name {
+				return n, true
+			}
+		}
+		return Endpoint{}, false
+	}
 }
 
 // group: the current writer's group, new when the writer is another server than the last one.
@@ -81,7 +99,11 @@ func (a *Archiver) group(serverID string) (BinlogGroup, bool, error) {
 }
 
 func (a *Archiver) streamOnce(ctx context.Context) error {
-	serverID, err := a.serverID(ctx)
+	writer, ok := a.Writer()
+	if !ok {
+		return fmt.Errorf("no node takes writes (the route file names none)")
+	}
+	serverID, err := a.serverID(ctx, writer)
 	if err != nil {
 		return err
 	}
@@ -96,7 +118,7 @@ func (a *Archiver) streamOnce(ctx context.Context) error {
 		start = files[len(files)-1]
 		os.Remove(filepath.Join(g.Dir, start+".enc"))
 	} else {
-		out, err := a.Client.Query(ctx, a.Writer, 5*time.Second, "SHOW BINARY LOGS")
+		out, err := a.Client.Query(ctx, writer, 5*time.Second, "SHOW BINARY LOGS")
 		if err != nil {
 			return err
 		}
@@ -107,7 +129,7 @@ func (a *Archiver) streamOnce(ctx context.Context) error {
 	}
 	streamCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	args := append(a.Client.connection(a.Writer), "--read-from-remote-server", "--raw", "--stop-never", "--result-file="+g.Dir+"/")
+	args := append(a.Client.connection(writer), "--read-from-remote-server", "--raw", "--stop-never", "--result-file="+g.Dir+"/")
 	if a.Client.Dialect.Engine == "mysql" {
 		args = append(args, "--connection-server-id="+strconv.Itoa(a.ServerID))
 	} else {
@@ -120,7 +142,7 @@ func (a *Archiver) streamOnce(ctx context.Context) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	a.Log.Info("binlog stream started", "writer", a.Writer.Host, "serverId", serverID, "from", start, "group", filepath.Base(g.Dir))
+	a.Log.Info("binlog stream started", "writer", writer.Host, "serverId", serverID, "from", start, "group", filepath.Base(g.Dir))
 	a.set(func() { a.streaming = true })
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -132,21 +154,21 @@ func (a *Archiver) streamOnce(ctx context.Context) error {
 			return fmt.Errorf("%s: %v: %s", a.Client.Dialect.Binlog, err, strings.TrimSpace(errOut.String()))
 		case <-tick.C:
 			a.sealCompleted(g)
-			// Another server at the writer endpoint (a failover): stop, and start its own group.
-			if now, err := a.serverID(ctx); err == nil && now != serverID {
-				a.Log.Info("writer changed", "from", serverID, "to", now)
+			// Another node takes writes (a failover): stop, and start its group.
+			if now, ok := a.Writer(); !ok || now != writer {
+				a.Log.Info("writer changed", "from", writer.Name, "to", now.Name)
 				cancel()
 				<-done
 				return nil
 			}
-			a.measureLag(ctx, g)
+			a.measureLag(ctx, writer, g)
 		}
 	}
 }
 
 // measureLag compares the writer's current position with what is archived of that file.
-func (a *Archiver) measureLag(ctx context.Context, g BinlogGroup) {
-	out, err := a.Client.Query(ctx, a.Writer, 5*time.Second, a.Client.Dialect.WriterPosition())
+func (a *Archiver) measureLag(ctx context.Context, writer Endpoint, g BinlogGroup) {
+	out, err := a.Client.Query(ctx, writer, 5*time.Second, a.Client.Dialect.WriterPosition())
 	f := strings.Fields(out)
 	if err != nil || len(f) < 2 {
 		return

@@ -11,8 +11,9 @@ import (
 type Config struct {
 	Engine string     `json:"engine"`
 	Nodes  []Endpoint `json:"nodes"`
-	// Writer: the router's writer endpoint, which follows failovers; binary logs stream from it.
-	Writer          Endpoint  `json:"writer"`
+	// WriterRouteFile: the failover agent's route file naming the node that takes writes (one of
+	// Nodes); binary logs stream from that node, and follow it on a failover.
+	WriterRouteFile string    `json:"writerRouteFile"`
 	User            string    `json:"user"`
 	PasswordFile    string    `json:"passwordFile"`
 	TLSOptions      []string  `json:"tlsOptions"`

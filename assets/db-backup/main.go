@@ -110,8 +110,8 @@ func runCommand(cmd, configPath, target, to, backupID, user, passwordFile string
 // daemon: the scheduler, the binlog archiver and the metrics endpoint, until stopped.
 func daemon(ctx context.Context, cfg Config, client Client, key Key, backuper Backuper, log *slog.Logger) error {
 	metrics := &Metrics{}
-	if cfg.Writer.Host != "" {
-		archiver := &Archiver{Client: client, Archive: backuper.Archive, Key: key, Writer: cfg.Writer, ServerID: cfg.BinlogServerID, Log: log, lagBytes: -1}
+	if cfg.WriterRouteFile != "" {
+		archiver := &Archiver{Client: client, Archive: backuper.Archive, Key: key, Writer: RouteFileWriter(cfg.WriterRouteFile, cfg.Nodes), ServerID: cfg.BinlogServerID, Log: log, lagBytes: -1}
 		metrics.archiver = archiver
 		go archiver.Run(ctx)
 	}

@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { z } from 'zod';
 import { MySqlPrimaryReplica } from './mysql-primary-replica';
 import { BACKUP_METRICS_PORT, BACKUP_PATHS, renderBackupConfig } from './render/backup';
+import { ROUTE_DIR } from './render/db-failover';
 import { DB_TLS_FILES } from './render/mysql';
 import { ensureDockerProvider, ensureRandomProvider, HealthcheckSpec, namePrefixFor, shortHash, stackContainer } from '../private/docker';
 import { hashDirectory } from '../private/images';
@@ -124,7 +125,6 @@ export class DatabaseBackup extends Construct {
             engine: db.engine,
             nodes: [db.primary.host, db.replica.host],
             port: db.port,
-            writerHost: db.writerHost,
             schemas: [db.databaseName],
             intervalMinutes: p.intervalMinutes,
             retention: { daily: p.retention.daily, weekly: p.retention.weekly },
@@ -139,7 +139,10 @@ export class DatabaseBackup extends Construct {
       ],
       networksAdvanced: [{ name: db.network.name, aliases: [name] }, ...(mgmt ? [{ name: mgmt.name, aliases: [onMgmt] }] : [])],
       // Not a Terraform volume: destroying the stack must not destroy its backups.
-      mounts: [{ type: 'volume', source: this.volumeName, target: BACKUP_PATHS.archive }],
+      mounts: [
+        { type: 'volume', source: this.volumeName, target: BACKUP_PATHS.archive },
+        { type: 'volume', source: db.routesVolume.name, target: ROUTE_DIR, readOnly: true },
+      ],
       memoryMb: p.memoryMb,
       health,
       role: 'database-backup',

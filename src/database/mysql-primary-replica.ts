@@ -272,6 +272,8 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
   /** The failover agent: picks the writer, fences, promotes, rejoins; writes the heartbeat. */
   readonly failoverAgent: container.Container;
   readonly failoverPassword: password.Password;
+  /** The route files the failover agent writes (which node takes writes, which reads), for readers such as the backup. */
+  readonly routesVolume: volume.Volume;
   /** The image reference as written (image.name is a token): what derived images are tagged by. */
   readonly imageReference: string;
   /** The Go image programs for the nodes are compiled in (the failover agent, the backup program). */
@@ -447,7 +449,7 @@ export class MySqlPrimaryReplica extends Construct implements IDatabaseConnectio
     this.replica = server('replica', p.serverIdBase + 1, hosts.replica, this.primary.container);
 
     // The agent and the router share the route files on a volume; the router only reads them.
-    const routes = new volume.Volume(this, 'Routes', { name: `${prefix}-db-routes` });
+    const routes = (this.routesVolume = new volume.Volume(this, 'Routes', { name: `${prefix}-db-routes` }));
     const routeMount = (readOnly: boolean): container.ContainerMounts => ({ type: 'volume', source: routes.name, target: ROUTE_DIR, readOnly });
     const agentHealth: HealthcheckSpec = {
       // Healthy once a writer is routed (the deploy waits for it).

@@ -81,6 +81,7 @@ describe('the backup program against a real MariaDB pair', { tags: ['mariadb'] }
     mkdirSync(join(dir, 'secrets'), { recursive: true });
     writeFileSync(join(dir, 'secrets', 'password'), PASSWORDS.ROOT_PASSWORD);
     writeFileSync(join(dir, 'secrets', 'key'), 'a key the user owns, at least 32 characters\n');
+    writeFileSync(join(dir, 'writer'), 'primary\n');
     config = join(dir, 'backup.json');
     writeFileSync(
       config,
@@ -90,7 +91,8 @@ describe('the backup program against a real MariaDB pair', { tags: ['mariadb'] }
           { name: 'primary', host: '127.0.0.1', port: PRIMARY_PORT },
           { name: 'replica', host: '127.0.0.1', port: REPLICA_PORT },
         ],
-        writer: { name: 'writer', host: '127.0.0.1', port: PRIMARY_PORT },
+        // As the failover agent's route file names the writer.
+        writerRouteFile: join(dir, 'writer'),
         user: 'root',
         passwordFile: join(dir, 'secrets', 'password'),
         dir: archive,

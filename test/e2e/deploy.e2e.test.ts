@@ -1076,10 +1076,12 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     const logLine = (out: string, msg: string) => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.msg === msg);
     const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
     const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(sh('docker', ['exec', `${prefix}-prometheus`, 'wget', '-qO-', `http://${backup}-mgmt:9106/metrics`], { allowFail: true }).out)?.[1]);
-    // Data worth a backup: 100,000 rows of 200 bytes (20 MB), in one statement on the writer.
-    sql(writer, `CREATE TABLE app.digits (d INT PRIMARY KEY); INSERT INTO app.digits VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9);
+    // Data worth a backup: 100,000 rows of 192 hex characters (20 MB), in one statement on the writer
+    // (and the writes' table, which an earlier drill makes, when this one runs alone).
+    sql(writer, `CREATE TABLE IF NOT EXISTS app.drill (id BIGINT PRIMARY KEY, at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6));
+      CREATE TABLE app.digits (d INT PRIMARY KEY); INSERT INTO app.digits VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9);
       CREATE TABLE app.bulk (id INT PRIMARY KEY, note VARCHAR(255));
-      INSERT INTO app.bulk SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d, REPEAT('x', 200) FROM app.digits a, app.digits b, app.digits c, app.digits e, app.digits f;`);
+      INSERT INTO app.bulk SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d, REPEAT(MD5(a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d), 6) FROM app.digits a, app.digits b, app.digits c, app.digits e, app.digits f;`);
     // The writer's write latency without a backup, then with one running.
     const quiet = await writes(10, 20, 6_000_000);
     const during = writes(25, 20, 6_100_000);

@@ -1,3 +1,4 @@
+import { ROUTE_DIR } from './db-failover';
 import { BACKUP_USER, DB_TLS_FILES, DatabaseEngine } from './mysql';
 
 /** Where things are in the backup container. */
@@ -16,8 +17,6 @@ export interface BackupModel {
   /** The two nodes' Docker DNS names; a backup is taken from the one that is not the writer. */
   readonly nodes: readonly string[];
   readonly port: number;
-  /** The router's writer endpoint: the binary logs stream from whichever node it sends to. */
-  readonly writerHost: string;
   readonly schemas: readonly string[];
   readonly intervalMinutes: number;
   readonly retention: { readonly daily: number; readonly weekly: number };
@@ -34,7 +33,8 @@ export function renderBackupConfig(m: BackupModel): string {
     {
       engine: m.engine,
       nodes: m.nodes.map((n) => ({ name: n, host: n, port: m.port })),
-      writer: { name: 'writer', host: m.writerHost, port: m.port },
+      // The failover agent's route file: the binary logs stream from the node it names.
+      writerRouteFile: `${ROUTE_DIR}/writer`,
       user: BACKUP_USER,
       passwordFile: BACKUP_PATHS.password,
       tlsOptions,
