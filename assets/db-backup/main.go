@@ -95,7 +95,10 @@ func runCommand(cmd, configPath, target, to, backupID, user, passwordFile string
 		if err != nil {
 			return fmt.Errorf(`-to must be "YYYY-MM-DD HH:MM:SS" (UTC) (got %q)`, to)
 		}
-		rep, err := Restorer{Client: client, Archive: archive, Key: key}.Restore(ctx, Endpoint{Name: host, Host: host, Port: port}, stopAt, backupID)
+		if len(cfg.Schemas) != 1 {
+			return fmt.Errorf("restore replays one schema's binary logs; the config has %d", len(cfg.Schemas))
+		}
+		rep, err := Restorer{Client: client, Archive: archive, Key: key, Schema: cfg.Schemas[0]}.Restore(ctx, Endpoint{Name: host, Host: host, Port: port}, stopAt, backupID)
 		if err != nil {
 			return err
 		}

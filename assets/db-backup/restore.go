@@ -17,6 +17,8 @@ type Restorer struct {
 	Client  Client
 	Archive Archive
 	Key     Key
+	// Schema: the backed-up schema whose changes are replayed (the binlog tools filter one).
+	Schema string
 }
 
 // RestoreReport says what a restore did.
@@ -229,7 +231,12 @@ func decryptFile(src, dst string, key Key) error {
 // replay: the binlog tool's SQL for files, piped into the target's client.
 func (r Restorer) replay(ctx context.Context, target Endpoint, files []string, from, stopAt string) error {
 	d := r.Client.Dialect
-	tool := exec.CommandContext(ctx, d.Binlog, append(d.ReplayArgs(from, stopAt), files...)...)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Only the backed-up schemas' changes: the binary logs also hold the library's own (the
+	// failover agent's heartbeat), which the dump does not.
+	args := append(d.ReplayArgs(from, stopAt), "--database="+r.Schema)
+	tool := exec.CommandContext(ctx, d.Binlog, append(args, files...)...)
 	// --stop-datetime is read in the tool's time zone: UTC, as the archive's times are.
 	tool.Env = append(os.Environ(), "TZ=UTC")
 	var toolErr strings.Builder
@@ -242,7 +249,13 @@ func (r Restorer) replay(ctx context.Context, target Endpoint, files []string, f
 		return err
 	}
 	loadErr := r.Client.Load(ctx, target, sql)
+	if loadErr != nil {
+		cancel() // the tool would block on a pipe nobody reads
+	}
 	waitErr := tool.Wait()
+	if loadErr != nil {
+		return loadErr
+	}
 	if waitErr != nil {
 		return fmt.Errorf("%s: %v: %s", d.Binlog, waitErr, strings.TrimSpace(toolErr.String()))
 	}
