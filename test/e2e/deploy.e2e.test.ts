@@ -1081,7 +1081,7 @@ describe.each(engines)('examples/basic on a real Docker engine ($engine)', ({ en
     sql(writer, `CREATE TABLE IF NOT EXISTS app.drill (id BIGINT PRIMARY KEY, at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6));
       CREATE TABLE app.digits (d INT PRIMARY KEY); INSERT INTO app.digits VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9);
       CREATE TABLE app.bulk (id INT PRIMARY KEY, note VARCHAR(255));
-      INSERT INTO app.bulk SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d, REPEAT(MD5(a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d), 6) FROM app.digits a, app.digits b, app.digits c, app.digits e, app.digits f;`);
+      INSERT INTO app.bulk SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d, REPEAT(SHA2(a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d, 256), 3) FROM app.digits a, app.digits b, app.digits c, app.digits e, app.digits f;`);
     // The writer's write latency without a backup, then with one running.
     const quiet = await writes(10, 20, 6_000_000);
     const during = writes(25, 20, 6_100_000);
