@@ -52,8 +52,11 @@ describe('the published package', () => {
     run(join(work, 'node_modules', '.bin', 'tsc'), ['-p', '.'], work);
     expect(run('node', ['main.js'], work).trim()).toBe('8080 ValidationError');
     const synthesized = JSON.parse(readFileSync(join(work, 'out', 'stacks', 'shop', 'cdk.tf.json'), 'utf8'));
-    // lb, 2 × (nginx + app), the two database nodes, their router and failover agent; 8 for monitoring.
-    expect(Object.keys(synthesized.resource.docker_container).length).toBe(17);
+    // lb, 2 × (nginx + app), the two database nodes, their router, failover agent and backup; 8 for monitoring.
+    expect(Object.keys(synthesized.resource.docker_container).length).toBe(18);
+    // The backup program's source ships inside the package, built on the Docker host.
+    const backupImage = Object.values<any>(synthesized.resource.docker_image).find((i) => i.build?.context?.endsWith('db-backup'));
+    expect(backupImage.build.context).toBe(join(work, 'node_modules', 'cdktf-distributed-web-stack', 'assets', 'db-backup'));
     const staticImage = Object.values<any>(synthesized.resource.docker_image).find((i) => i.build);
     // The Nginx image's build context ships inside the package.
     expect(staticImage.build.context).toBe(join(work, 'node_modules', 'cdktf-distributed-web-stack', 'assets', 'static-site'));
