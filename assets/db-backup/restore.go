@@ -134,7 +134,8 @@ func (r Restorer) Restore(ctx context.Context, target Endpoint, stopAt time.Time
 	if err != nil {
 		return rep, err
 	}
-	rep.Position = strings.Join(strings.Fields(pos), "")
+	// The client in batch mode writes a GTID set's line breaks as "\n".
+	rep.Position = strings.Join(strings.Fields(strings.ReplaceAll(pos, `\n`, "")), "")
 	rep.BinlogSeconds = time.Since(began).Seconds() - rep.DumpSeconds
 	rep.DurationSeconds = time.Since(began).Seconds()
 	return rep, nil
