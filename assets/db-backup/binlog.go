@@ -30,7 +30,6 @@ type Archiver struct {
 	mu        sync.Mutex
 	streaming bool
 	lagBytes  int64
-	lastFile  string
 }
 
 // Status: whether a stream runs, and how far it is behind the writer (bytes; -1 unknown).
@@ -178,7 +177,7 @@ func (a *Archiver) measureLag(ctx context.Context, writer Endpoint, g BinlogGrou
 	if st, err := os.Stat(filepath.Join(g.Dir, f[0])); err == nil {
 		lag = max(pos-st.Size(), 0)
 	}
-	a.set(func() { a.lagBytes = lag; a.lastFile = f[0] })
+	a.set(func() { a.lagBytes = lag })
 }
 
 // sealCompleted encrypts the group's complete files (all but the newest, which is still written).

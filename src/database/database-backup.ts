@@ -133,7 +133,7 @@ export class DatabaseBackup extends Construct {
             tls: db.tls !== undefined,
           }),
         },
-        { file: BACKUP_PATHS.password, content: dbPassword.result, permissions: '0600' },
+        { file: BACKUP_PATHS.passwordFile, content: dbPassword.result, permissions: '0600' },
         { file: BACKUP_PATHS.key, content: key, permissions: '0600' },
         ...(db.tls ? [{ file: DB_TLS_FILES.ca, content: db.tls.caCertificate.certPem, permissions: '0444' }] : []),
       ],

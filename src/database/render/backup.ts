@@ -4,7 +4,7 @@ import { BACKUP_USER, DB_TLS_FILES, DatabaseEngine } from './mysql';
 /** Where things are in the backup container. */
 export const BACKUP_PATHS = {
   config: '/etc/dws/backup.json',
-  password: '/etc/dws/secrets/backup-password',
+  passwordFile: '/etc/dws/secrets/backup-password',
   key: '/etc/dws/secrets/backup-key',
   archive: '/backups',
   optionFile: '/tmp/db-backup.cnf',
@@ -36,7 +36,7 @@ export function renderBackupConfig(m: BackupModel): string {
       // The failover agent's route file: the binary logs stream from the node it names.
       writerRouteFile: `${ROUTE_DIR}/writer`,
       user: BACKUP_USER,
-      passwordFile: BACKUP_PATHS.password,
+      passwordFile: BACKUP_PATHS.passwordFile,
       tlsOptions,
       dir: BACKUP_PATHS.archive,
       keyFile: BACKUP_PATHS.key,
